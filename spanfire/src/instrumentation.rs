@@ -1,0 +1,304 @@
+//! [`HttpClientInstrumentation`]: the options, built once into a shared [`Inner`].
+
+use std::fmt;
+use std::sync::Arc;
+
+use opentelemetry::global::{BoxedTracer, ObjectSafeTracerProvider};
+use opentelemetry::metrics::{Meter, MeterProvider};
+use opentelemetry::InstrumentationScope;
+
+use crate::exclude::ExcludedUrls;
+use crate::headers::{HeaderCapture, Selection};
+use crate::hooks::{OnRequest, OnResponse, UrlFilter};
+use crate::metrics::Metrics;
+use crate::redact::DEFAULT_SENSITIVE_QUERY_KEYS;
+
+/// Env var that turns on `capture_all` (`true`/`1`); an explicit setter wins over it.
+pub const ENV_CAPTURE_ALL: &str = "SPANFIRE_HTTP_CLIENT_CAPTURE_ALL";
+
+/// Options of the HTTP client instrumentation; the `instrument_*`, `reqwest_middleware` and
+/// `layer` methods build it into a front end.
+///
+/// Everything is computed once when a front end is built (tracer, instruments, header and
+/// URL lists), so a request costs one `Arc` clone of the shared state.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let client = spanfire::HttpClientInstrumentation::new()
+///     .capture_headers(true)
+///     .instrument_reqwest(reqwest::Client::new());
+/// client.get("http://127.0.0.1:8080/get").send().await?;
+/// # Ok(()) }
+/// ```
+#[derive(Clone, Default)]
+pub struct HttpClientInstrumentation {
+    capture_headers: Option<bool>,
+    capture_all: Option<bool>,
+    request_hook: Option<Arc<dyn OnRequest>>,
+    response_hook: Option<Arc<dyn OnResponse>>,
+    url_filter: Option<Arc<dyn UrlFilter>>,
+    tracer: Option<Arc<dyn ObjectSafeTracerProvider + Send + Sync>>,
+    meter: Option<Meter>,
+    sensitive_query_keys: Option<Vec<String>>,
+    sensitive_headers: Vec<String>,
+    excluded_urls: ExcludedUrls,
+    propagation: Propagation,
+}
+
+/// Where trace context is injected.
+#[derive(Debug, Clone)]
+pub(crate) enum Propagation {
+    Off,
+    AllHosts,
+    Hosts(Arc<[String]>),
+}
+
+impl Default for Propagation {
+    fn default() -> Self {
+        Propagation::AllHosts
+    }
+}
+
+impl Propagation {
+    pub(crate) fn allows(&self, host: Option<&str>) -> bool {
+        match self {
+            Propagation::Off => false,
+            Propagation::AllHosts => true,
+            Propagation::Hosts(hosts) => {
+                host.is_some_and(|h| hosts.iter().any(|allowed| allowed.eq_ignore_ascii_case(h)))
+            }
+        }
+    }
+}
+
+impl HttpClientInstrumentation {
+    /// Default options: spans and metrics to the global providers, no header or body capture,
+    /// trace context injected on every request, `SPANFIRE_*` and `OTEL_INSTRUMENTATION_HTTP_*`
+    /// env vars honoured.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Captures request and response headers (sensitive values redacted) as span attributes.
+    ///
+    /// Default: off, unless `capture_all` or an `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*`
+    /// env var turns it on.
+    pub fn capture_headers(mut self, on: bool) -> Self {
+        self.capture_headers = Some(on);
+        self
+    }
+
+    /// Captures headers and both bodies.
+    ///
+    /// Default: off, or the value of the `SPANFIRE_HTTP_CLIENT_CAPTURE_ALL` env var.
+    pub fn capture_all(mut self, on: bool) -> Self {
+        self.capture_all = Some(on);
+        self
+    }
+
+    /// Sets the hook called once before each request is sent (see [`crate::hooks`]).
+    ///
+    /// Default: none.
+    pub fn request_hook(mut self, hook: impl OnRequest) -> Self {
+        self.request_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Sets the hook called once when the response head arrives or the request fails.
+    ///
+    /// Default: none.
+    pub fn response_hook(mut self, hook: impl OnResponse) -> Self {
+        self.response_hook = Some(Arc::new(hook));
+        self
+    }
+
+    /// Maps the request URL to the string recorded in `url.full`; default redaction still runs
+    /// on the result.
+    ///
+    /// Default: the URL as sent.
+    pub fn url_filter(mut self, filter: impl UrlFilter) -> Self {
+        self.url_filter = Some(Arc::new(filter));
+        self
+    }
+
+    /// Creates spans with this tracer provider instead of the global one.
+    ///
+    /// Default: the global tracer provider, as it is when the front end is built (so call
+    /// `spanfire::configure()` or `global::set_tracer_provider` first).
+    pub fn tracer_provider<P>(mut self, provider: P) -> Self
+    where
+        P: ObjectSafeTracerProvider + Send + Sync + 'static,
+    {
+        self.tracer = Some(Arc::new(provider));
+        self
+    }
+
+    /// Records metrics with this meter provider instead of the global one.
+    ///
+    /// Default: the global meter provider, as it is when the front end is built.
+    pub fn meter_provider<P: MeterProvider>(mut self, provider: P) -> Self {
+        self.meter = Some(provider.meter_with_scope(scope()));
+        self
+    }
+
+    /// Replaces the query keys whose values are redacted in `url.full` (compared ASCII
+    /// case-insensitively).
+    ///
+    /// Default: [`DEFAULT_SENSITIVE_QUERY_KEYS`](crate::DEFAULT_SENSITIVE_QUERY_KEYS).
+    pub fn sensitive_query_keys<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.sensitive_query_keys = Some(keys.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Adds header names (case-insensitive regular expressions, matched in full) whose captured
+    /// values are redacted, on top of the built-in list.
+    ///
+    /// Default: the built-in list and `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS`.
+    pub fn sensitive_headers<I, S>(mut self, names: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.sensitive_headers.extend(names.into_iter().map(Into::into));
+        self
+    }
+
+    /// Requests whose URL matches get no span, no metrics and no trace context.
+    ///
+    /// Default: nothing excluded but what `SPANFIRE_HTTP_CLIENT_EXCLUDED_URLS` lists; the two
+    /// combine.
+    pub fn excluded_urls(mut self, excluded: ExcludedUrls) -> Self {
+        self.excluded_urls = excluded;
+        self
+    }
+
+    /// Turns trace-context injection on or off for all requests.
+    ///
+    /// Default: on. Per request, [`DisablePropagation`](crate::DisablePropagation) turns it off.
+    pub fn propagation(mut self, on: bool) -> Self {
+        self.propagation = if on {
+            Propagation::AllHosts
+        } else {
+            Propagation::Off
+        };
+        self
+    }
+
+    /// Injects trace context only into requests to these hosts (compared ASCII
+    /// case-insensitively), so that trace ids do not leak to third parties.
+    ///
+    /// Default: all hosts.
+    pub fn propagate_to_hosts<I, S>(mut self, hosts: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.propagation = Propagation::Hosts(hosts.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// Builds the shared state every front end uses.
+    pub(crate) fn build(&self) -> Arc<Inner> {
+        let env_all = env_flag(ENV_CAPTURE_ALL);
+        let capture_all = self.capture_all.unwrap_or(env_all);
+        let capture_headers = self.capture_headers.unwrap_or(capture_all);
+        let mut headers = HeaderCapture::from_env(capture_headers).unwrap_or_else(|err| {
+            warn(&err);
+            HeaderCapture::default()
+        });
+        if let Some(on) = self.capture_headers.or(self.capture_all) {
+            let selection = if on { Selection::All } else { Selection::Nothing };
+            headers.request = selection.clone();
+            headers.response = selection;
+        }
+        if !self.sensitive_headers.is_empty() {
+            match crate::headers::names_regex("sensitive_headers", &self.sensitive_headers) {
+                Ok(re) => headers.extra_sensitive = Some(re),
+                Err(err) => warn(&err),
+            }
+        }
+        let excluded = ExcludedUrls::from_env().unwrap_or_else(|err| {
+            warn(&err);
+            ExcludedUrls::default()
+        });
+        let tracer = match &self.tracer {
+            Some(provider) => BoxedTracer::new(provider.boxed_tracer(scope())),
+            None => opentelemetry::global::tracer_with_scope(scope()),
+        };
+        let meter = self
+            .meter
+            .clone()
+            .unwrap_or_else(|| opentelemetry::global::meter_with_scope(scope()));
+        Arc::new(Inner {
+            tracer,
+            metrics: Metrics::new(&meter),
+            request_hook: self.request_hook.clone(),
+            response_hook: self.response_hook.clone(),
+            url_filter: self.url_filter.clone(),
+            headers,
+            sensitive_query_keys: self.sensitive_query_keys.clone().unwrap_or_else(|| {
+                DEFAULT_SENSITIVE_QUERY_KEYS.iter().map(|k| (*k).to_owned()).collect()
+            }),
+            excluded: self.excluded_urls.clone().or(excluded),
+            propagation: self.propagation.clone(),
+        })
+    }
+}
+
+/// The instrumentation scope: this crate's name and version.
+pub(crate) fn scope() -> InstrumentationScope {
+    InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build()
+}
+
+fn env_flag(var: &str) -> bool {
+    std::env::var(var).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "True" | "yes"))
+}
+
+fn warn(err: &crate::Error) {
+    eprintln!("spanfire: ignoring invalid setting: {err}");
+}
+
+/// The state shared by every request of one instrumentation.
+pub(crate) struct Inner {
+    pub(crate) tracer: BoxedTracer,
+    pub(crate) metrics: Metrics,
+    pub(crate) request_hook: Option<Arc<dyn OnRequest>>,
+    pub(crate) response_hook: Option<Arc<dyn OnResponse>>,
+    pub(crate) url_filter: Option<Arc<dyn UrlFilter>>,
+    pub(crate) headers: HeaderCapture,
+    pub(crate) sensitive_query_keys: Vec<String>,
+    pub(crate) excluded: ExcludedUrls,
+    pub(crate) propagation: Propagation,
+}
+
+impl fmt::Debug for HttpClientInstrumentation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HttpClientInstrumentation")
+            .field("capture_headers", &self.capture_headers)
+            .field("capture_all", &self.capture_all)
+            .field("request_hook", &self.request_hook.is_some())
+            .field("response_hook", &self.response_hook.is_some())
+            .field("url_filter", &self.url_filter.is_some())
+            .field("tracer_provider", &self.tracer.is_some())
+            .field("sensitive_query_keys", &self.sensitive_query_keys)
+            .field("excluded_urls", &self.excluded_urls)
+            .field("propagation", &self.propagation)
+            .finish_non_exhaustive()
+    }
+}
+
+impl fmt::Debug for Inner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Inner")
+            .field("headers", &self.headers)
+            .field("excluded", &self.excluded)
+            .field("propagation", &self.propagation)
+            .finish_non_exhaustive()
+    }
+}

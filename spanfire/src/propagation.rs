@@ -1,0 +1,56 @@
+//! Trace-context injection into the outgoing request headers.
+//!
+//! The global text-map propagator is used when one is installed (`configure()` installs W3C
+//! trace context and baggage). When the global one is the default no-op, W3C `traceparent` and
+//! `tracestate` are written anyway, so that distributed traces work out of the box.
+//! Invalid header names or values produced by a propagator are skipped, never a panic.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::propagation::Injector;
+use opentelemetry::trace::TraceContextExt;
+use opentelemetry::Context;
+
+struct HeaderInjector<'a>(&'a mut HeaderMap);
+
+impl Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        let (Ok(name), Ok(value)) = (
+            HeaderName::from_bytes(key.as_bytes()),
+            HeaderValue::from_str(&value),
+        ) else {
+            return;
+        };
+        self.0.insert(name, value);
+    }
+}
+
+/// Injects `cx` into `headers`; returns the panic message if the propagator panicked.
+pub(crate) fn inject(cx: &Context, headers: &mut HeaderMap) -> Result<(), String> {
+    crate::hooks::catch(|| {
+        opentelemetry::global::get_text_map_propagator(|propagator| {
+            let mut injector = HeaderInjector(headers);
+            if propagator.fields().next().is_some() {
+                propagator.inject_context(cx, &mut injector);
+            } else {
+                inject_w3c(cx, &mut injector);
+            }
+        })
+    })
+}
+
+fn inject_w3c(cx: &Context, injector: &mut HeaderInjector<'_>) {
+    let span = cx.span();
+    let sc = span.span_context();
+    if !sc.is_valid() {
+        return;
+    }
+    let flags = sc.trace_flags().to_u8();
+    injector.set(
+        "traceparent",
+        format!("00-{}-{}-{flags:02x}", sc.trace_id(), sc.span_id()),
+    );
+    let state = sc.trace_state().header();
+    if !state.is_empty() {
+        injector.set("tracestate", state);
+    }
+}

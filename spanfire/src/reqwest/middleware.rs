@@ -1,0 +1,93 @@
+//! [`SpanfireMiddleware`]: converts reqwest's types and calls the shared core.
+
+use std::sync::Arc;
+
+use http::Extensions;
+use opentelemetry::context::FutureExt;
+use reqwest::{Request, Response, ResponseBuilderExt};
+use reqwest_middleware::{Middleware, Next};
+
+use crate::body::InstrumentedBody;
+use crate::hooks::{RequestInfo, ResponseHead};
+use crate::instrumentation::Inner;
+use crate::span::{Failure, RequestSpan};
+use crate::DisablePropagation;
+
+/// The spanfire middleware for reqwest-middleware; built by
+/// [`HttpClientInstrumentation::reqwest_middleware`](crate::HttpClientInstrumentation::reqwest_middleware).
+#[derive(Debug, Clone)]
+pub struct SpanfireMiddleware {
+    inner: Arc<Inner>,
+}
+
+impl SpanfireMiddleware {
+    pub(crate) fn new(inner: Arc<Inner>) -> Self {
+        SpanfireMiddleware { inner }
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for SpanfireMiddleware {
+    async fn handle(
+        &self,
+        mut req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let Some(span) = self.inner.start_span(req.method(), req.url()) else {
+            return next.run(req, extensions).await;
+        };
+        let disabled = extensions.get::<DisablePropagation>().is_some();
+        let url = req.url().clone();
+        span.inject(&url, disabled, req.headers_mut());
+        span.on_request(&RequestInfo {
+            method: req.method(),
+            url: &url,
+            headers: req.headers(),
+            extensions,
+        });
+        let method = req.method().clone();
+        let cx = span.context().cloned().unwrap_or_default();
+        match next.run(req, extensions).with_context(cx).await {
+            Ok(res) => Ok(wrap_response(res, &method, span)),
+            Err(err) => {
+                span.fail(failure(&err));
+                Err(err)
+            }
+        }
+    }
+}
+
+fn failure(err: &reqwest_middleware::Error) -> Failure<'_> {
+    match err {
+        reqwest_middleware::Error::Reqwest(e) => Failure {
+            error: e,
+            kind: crate::semconv::classify(e),
+            type_name: "reqwest::Error",
+        },
+        reqwest_middleware::Error::Middleware(e) => Failure {
+            error: e.as_ref(),
+            kind: crate::ErrorKind::Other,
+            type_name: "reqwest_middleware::Error",
+        },
+    }
+}
+
+/// Records the response head, then wraps the body so the span ends with it. The URL is put back
+/// (an `http::Response` round trip would otherwise lose it).
+fn wrap_response(res: Response, method: &http::Method, mut span: RequestSpan) -> Response {
+    let url = res.url().clone();
+    let head = ResponseHead {
+        status: res.status(),
+        version: res.version(),
+        headers: res.headers(),
+        url: Some(&url),
+    };
+    span.on_response(method, &head, res.remote_addr());
+    let (mut parts, body) = http::Response::<reqwest::Body>::from(res).into_parts();
+    if let Ok(with_url) = http::Response::builder().url(url).body(()) {
+        parts.extensions.extend(with_url.into_parts().0.extensions);
+    }
+    let body = reqwest::Body::wrap(InstrumentedBody::new(body, Some(span)));
+    Response::from(http::Response::from_parts(parts, body))
+}

@@ -1,0 +1,52 @@
+//! The reqwest front end: a [`reqwest_middleware::Middleware`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! // the one-liner, with default options
+//! let client = spanfire::instrument_reqwest_client(reqwest::Client::new());
+//! let body = client.get("http://127.0.0.1:8080/get").send().await?.text().await?;
+//!
+//! // composed with other middleware (put spanfire first so its span covers retries)
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(spanfire::HttpClientInstrumentation::new().reqwest_middleware())
+//!     .build();
+//! # Ok(()) }
+//! ```
+//!
+//! The span starts when the middleware runs and covers the whole exchange: it ends when the
+//! response body is fully read, fails, or is dropped. The returned `reqwest::Response` keeps its
+//! URL, status, headers, extensions and `content_length()`; only its body is wrapped.
+
+mod middleware;
+
+pub use middleware::SpanfireMiddleware;
+
+use crate::HttpClientInstrumentation;
+
+/// Instruments `client` with default options: every request becomes a CLIENT span.
+///
+/// Equivalent to `HttpClientInstrumentation::new().instrument_reqwest(client)`.
+///
+/// ```no_run
+/// # async fn run() -> Result<(), reqwest_middleware::Error> {
+/// let client = spanfire::instrument_reqwest_client(reqwest::Client::new());
+/// client.get("http://127.0.0.1:8080/get").send().await?;
+/// # Ok(()) }
+/// ```
+pub fn instrument_reqwest_client(client: reqwest::Client) -> reqwest_middleware::ClientWithMiddleware {
+    HttpClientInstrumentation::new().instrument_reqwest(client)
+}
+
+impl HttpClientInstrumentation {
+    /// Wraps `client` in a `ClientWithMiddleware` whose only middleware is this instrumentation.
+    pub fn instrument_reqwest(&self, client: reqwest::Client) -> reqwest_middleware::ClientWithMiddleware {
+        reqwest_middleware::ClientBuilder::new(client)
+            .with(self.reqwest_middleware())
+            .build()
+    }
+
+    /// This instrumentation as a middleware, to compose with others (retries, auth, ...).
+    pub fn reqwest_middleware(&self) -> SpanfireMiddleware {
+        SpanfireMiddleware::new(self.build())
+    }
+}

@@ -1,0 +1,360 @@
+//! The life of one request span, shared by every front end.
+//!
+//! A [`RequestSpan`] is created when a request starts ([`Inner::start_span`]), learns about the
+//! response head ([`RequestSpan::on_response`]) and the body ([`RequestSpan::on_body_data`]), and
+//! ends exactly once: by [`RequestSpan::end_body`], [`RequestSpan::fail`], or — when it is
+//! dropped before either — as cancelled. Ownership enforces the "exactly once": every ending
+//! consumes the state.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use http::{HeaderMap, Method, StatusCode};
+use opentelemetry::trace::{SpanKind, SpanRef, Status, TraceContextExt, Tracer};
+use opentelemetry::{Context, KeyValue};
+use opentelemetry_semantic_conventions::attribute as semattr;
+use url::Url;
+
+use crate::hooks::{catch, RequestInfo, ResponseHead, ResponseOutcome};
+use crate::instrumentation::Inner;
+use crate::redact::redact_url;
+use crate::semconv::{self, ErrorKind};
+
+/// Attribute set to `true` on a span whose request future or response body was dropped before
+/// the exchange completed. Such a span is not an error.
+pub const CANCELLED_ATTRIBUTE: &str = "spanfire.cancelled";
+/// Name of the event added when the response head (status and headers) arrives.
+pub const RESPONSE_HEAD_EVENT: &str = "http.response.head";
+/// Name of the event added when a hook, URL filter or propagator panicked.
+pub const HOOK_PANIC_EVENT: &str = "spanfire.hook_panic";
+
+/// One in-flight request's span; ends exactly once (see the module docs).
+#[derive(Debug)]
+pub(crate) struct RequestSpan {
+    state: Option<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    inner: Arc<Inner>,
+    cx: Context,
+    recording: bool,
+    start: SystemTime,
+    started: Instant,
+    metric_attrs: Vec<KeyValue>,
+    head_received: bool,
+    empty_by_definition: bool,
+    body_bytes: u64,
+}
+
+/// How a request ended.
+enum Ending<'a> {
+    Complete,
+    Failed(Failure<'a>),
+    Cancelled,
+}
+
+/// A transport or body error, with what the span needs to describe it.
+pub(crate) struct Failure<'a> {
+    pub(crate) error: &'a (dyn std::error::Error + 'static),
+    pub(crate) kind: ErrorKind,
+    pub(crate) type_name: &'static str,
+}
+
+impl Inner {
+    /// Starts the span of a request, or returns `None` when the request is excluded or telemetry
+    /// is suppressed.
+    pub(crate) fn start_span(self: &Arc<Self>, method: &Method, url: &Url) -> Option<RequestSpan> {
+        if Context::is_current_telemetry_suppressed() || self.excluded.is_excluded(url.as_str()) {
+            return None;
+        }
+        let (url_full, filter_panic) = self.url_full(url);
+        let method_attr = semconv::method_attr(method);
+        let attrs = semconv::request_start_attributes(method, url, url_full);
+        let metric_attrs = metric_start_attributes(&attrs);
+        let parent = crate::parent::current_parent();
+        let start = SystemTime::now();
+        let span = self
+            .tracer
+            .span_builder(semconv::span_name(method_attr))
+            .with_kind(SpanKind::Client)
+            .with_start_time(start)
+            .with_attributes(attrs)
+            .start_with_context(&self.tracer, &parent);
+        let cx = parent.with_span(span);
+        let recording = cx.span().is_recording();
+        if let Some(message) = filter_panic {
+            record_panic(&cx.span(), "url_filter", &message);
+        }
+        Some(RequestSpan {
+            state: Some(State {
+                inner: Arc::clone(self),
+                cx,
+                recording,
+                start,
+                started: Instant::now(),
+                metric_attrs,
+                head_received: false,
+                empty_by_definition: false,
+                body_bytes: 0,
+            }),
+        })
+    }
+
+    /// `url.full`: the URL filter's output (or the URL) with default redaction applied, and the
+    /// panic message if the filter panicked.
+    fn url_full(&self, url: &Url) -> (String, Option<String>) {
+        let keys = &self.sensitive_query_keys;
+        let Some(filter) = &self.url_filter else {
+            return (redact_url(url.as_str(), keys).into_owned(), None);
+        };
+        match catch(|| filter.filter_url(url)) {
+            Ok(filtered) => (redact_url(&filtered, keys).into_owned(), None),
+            Err(message) => (redact_url(url.as_str(), keys).into_owned(), Some(message)),
+        }
+    }
+}
+
+/// The span-start attributes that are also metric attributes.
+fn metric_start_attributes(attrs: &[KeyValue]) -> Vec<KeyValue> {
+    let keep = [
+        semattr::HTTP_REQUEST_METHOD,
+        semattr::SERVER_ADDRESS,
+        semattr::SERVER_PORT,
+        semattr::URL_SCHEME,
+    ];
+    let mut out = Vec::with_capacity(7);
+    out.extend(attrs.iter().filter(|kv| keep.contains(&kv.key.as_str())).cloned());
+    out
+}
+
+fn record_panic(span: &SpanRef<'_>, hook: &'static str, message: &str) {
+    span.add_event(
+        HOOK_PANIC_EVENT,
+        vec![
+            KeyValue::new("spanfire.hook", hook),
+            KeyValue::new(semattr::EXCEPTION_MESSAGE, message.to_owned()),
+        ],
+    );
+}
+
+impl RequestSpan {
+    /// The request's context (its span is the current span inside it).
+    pub(crate) fn context(&self) -> Option<&Context> {
+        self.state.as_ref().map(|s| &s.cx)
+    }
+
+    /// Injects trace context into `headers`, unless turned off for all requests, for this host,
+    /// or for this request (`disabled`).
+    pub(crate) fn inject(&self, url: &Url, disabled: bool, headers: &mut HeaderMap) {
+        let Some(s) = &self.state else { return };
+        if disabled || !s.inner.propagation.allows(url.host_str()) {
+            return;
+        }
+        if let Err(message) = crate::propagation::inject(&s.cx, headers) {
+            record_panic(&s.cx.span(), "propagator", &message);
+        }
+    }
+
+    /// Records the request headers (when captured) and runs the request hook.
+    pub(crate) fn on_request(&self, request: &RequestInfo<'_>) {
+        let Some(s) = &self.state else { return };
+        if !s.recording {
+            return;
+        }
+        let span = s.cx.span();
+        if !s.inner.headers.request.is_nothing() {
+            let mut attrs = Vec::new();
+            s.inner.headers.record(false, request.headers, &mut attrs);
+            span.set_attributes(attrs);
+        }
+        if let Some(hook) = &s.inner.request_hook {
+            if let Err(message) = catch(|| hook.on_request(&span, request)) {
+                record_panic(&span, "request_hook", &message);
+            }
+        }
+    }
+
+    /// Records the response head: status, protocol, peer, error status for 4xx/5xx, response
+    /// headers, the head event; then runs the response hook.
+    pub(crate) fn on_response(
+        &mut self,
+        method: &Method,
+        head: &ResponseHead<'_>,
+        peer: Option<SocketAddr>,
+    ) {
+        let Some(s) = &mut self.state else { return };
+        s.head_received = true;
+        s.empty_by_definition = *method == Method::HEAD
+            || head.status == StatusCode::NO_CONTENT
+            || head.status == StatusCode::NOT_MODIFIED
+            || head.status.is_informational();
+        s.metric_attrs.push(KeyValue::new(
+            semattr::HTTP_RESPONSE_STATUS_CODE,
+            i64::from(head.status.as_u16()),
+        ));
+        if let Some(v) = semconv::protocol_version(head.version) {
+            s.metric_attrs.push(KeyValue::new(semattr::NETWORK_PROTOCOL_VERSION, v));
+        }
+        if head.status.as_u16() >= 400 {
+            let error_type = head.status.as_str().to_owned();
+            s.metric_attrs.push(KeyValue::new(semattr::ERROR_TYPE, error_type));
+        }
+        if !s.recording {
+            return;
+        }
+        let span = s.cx.span();
+        span.add_event(RESPONSE_HEAD_EVENT, Vec::new());
+        let mut attrs = semconv::response_attributes(head.status, head.version, peer);
+        if !s.inner.headers.response.is_nothing() {
+            s.inner.headers.record(true, head.headers, &mut attrs);
+        }
+        span.set_attributes(attrs);
+        span.set_status(semconv::status_of_code(head.status));
+        s.run_response_hook(&ResponseOutcome::Response(*head));
+    }
+
+    /// Whether the response body is empty by definition (HEAD, 204, 304, 1xx).
+    pub(crate) fn body_empty_by_definition(&self) -> bool {
+        self.state.as_ref().is_some_and(|s| s.empty_by_definition)
+    }
+
+    /// Counts response body bytes as the application reads them.
+    pub(crate) fn on_body_data(&mut self, len: usize) {
+        if let Some(s) = &mut self.state {
+            s.body_bytes += len as u64;
+        }
+    }
+
+    /// Ends the span when the response body reached its end (`Ok`) or failed.
+    pub(crate) fn end_body(mut self, result: Result<(), Failure<'_>>) {
+        let Some(state) = self.state.take() else { return };
+        match result {
+            Ok(()) => state.end(Ending::Complete),
+            Err(failure) => state.end(Ending::Failed(failure)),
+        }
+    }
+
+    /// Ends the span of a request that failed before a response head arrived; runs the response
+    /// hook with the error first.
+    pub(crate) fn fail(mut self, failure: Failure<'_>) {
+        let Some(state) = self.state.take() else { return };
+        if state.recording {
+            state.run_response_hook(&ResponseOutcome::Error(failure.error));
+        }
+        state.end(Ending::Failed(failure));
+    }
+}
+
+impl Drop for RequestSpan {
+    fn drop(&mut self) {
+        if let Some(state) = self.state.take() {
+            state.end(Ending::Cancelled);
+        }
+    }
+}
+
+impl State {
+    fn run_response_hook(&self, outcome: &ResponseOutcome<'_>) {
+        if let Some(hook) = &self.inner.response_hook {
+            let span = self.cx.span();
+            if let Err(message) = catch(|| hook.on_response(&span, outcome)) {
+                record_panic(&span, "response_hook", &message);
+            }
+        }
+    }
+
+    fn end(mut self, ending: Ending<'_>) {
+        let elapsed = self.started.elapsed();
+        let span = self.cx.span();
+        match ending {
+            Ending::Complete if self.head_received && self.recording => {
+                let size = i64::try_from(self.body_bytes).unwrap_or(i64::MAX);
+                span.set_attribute(KeyValue::new(semattr::HTTP_RESPONSE_BODY_SIZE, size));
+            }
+            Ending::Complete => {}
+            Ending::Failed(failure) => {
+                let kind = failure.kind.as_str();
+                if !self.metric_attrs.iter().any(|kv| kv.key.as_str() == semattr::ERROR_TYPE) {
+                    self.metric_attrs.push(KeyValue::new(semattr::ERROR_TYPE, kind));
+                }
+                if self.recording {
+                    record_failure(&span, &failure);
+                }
+            }
+            Ending::Cancelled => {
+                if self.recording {
+                    span.set_attribute(KeyValue::new(CANCELLED_ATTRIBUTE, true));
+                }
+            }
+        }
+        self.inner
+            .metrics
+            .record_duration(elapsed.as_secs_f64(), &self.metric_attrs);
+        span.end_with_timestamp(self.start + elapsed);
+    }
+}
+
+/// `error.type`, status Error with the (redacted) message, and an `exception` event.
+fn record_failure(span: &SpanRef<'_>, failure: &Failure<'_>) {
+    let message = error_message(failure.error);
+    span.set_attribute(KeyValue::new(semattr::ERROR_TYPE, failure.kind.as_str()));
+    span.add_event(
+        "exception",
+        vec![
+            KeyValue::new(semattr::EXCEPTION_TYPE, failure.type_name),
+            KeyValue::new(semattr::EXCEPTION_MESSAGE, message.clone()),
+        ],
+    );
+    span.set_status(Status::error(message));
+}
+
+/// The error and its sources joined by `: `, with any URL in it redacted.
+pub(crate) fn error_message(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !message.contains(&text) {
+            message.push_str(": ");
+            message.push_str(&text);
+        }
+        source = e.source();
+    }
+    redact_urls_in_text(&message)
+}
+
+/// Redacts every `scheme://...` URL found in free text (error messages quote the URL).
+fn redact_urls_in_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let start = rest[..i]
+            .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
+            .map_or(0, |j| j + 1);
+        let end = rest[i..]
+            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ','))
+            .map_or(rest.len(), |j| i + j);
+        out.push_str(&rest[..start]);
+        out.push_str(&redact_url(&rest[start..end], crate::redact::DEFAULT_SENSITIVE_QUERY_KEYS));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_in_error_text_are_redacted() {
+        let text = "error sending request for url (http://u:p@h/x?sig=1&a=2): connect";
+        assert_eq!(
+            redact_urls_in_text(text),
+            "error sending request for url (http://REDACTED:REDACTED@h/x?sig=REDACTED&a=2): connect"
+        );
+        assert_eq!(redact_urls_in_text("no url ://"), "no url ://");
+    }
+}
