@@ -37,7 +37,10 @@ where
     pub(crate) fn new(inner: B, span: Option<RequestSpan>) -> Self {
         let mut body = InstrumentedBody { inner, span };
         let done = body.inner.is_end_stream()
-            || body.span.as_ref().is_some_and(RequestSpan::body_empty_by_definition);
+            || body
+                .span
+                .as_ref()
+                .is_some_and(RequestSpan::body_empty_by_definition);
         if done {
             if let Some(span) = body.span.take() {
                 span.end_body(Ok(()));
@@ -76,7 +79,11 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
-        let _guard = this.span.as_ref().and_then(|s| s.context()).map(|c| c.clone().attach());
+        let _guard = this
+            .span
+            .as_ref()
+            .and_then(|s| s.context())
+            .map(|c| c.clone().attach());
         let polled = ready!(this.inner.as_mut().poll_frame(cx));
         let Some(span) = this.span.as_mut() else {
             return Poll::Ready(polled);
@@ -126,5 +133,186 @@ impl<B: fmt::Debug> fmt::Debug for InstrumentedBody<B> {
             .field("inner", &self.inner)
             .field("span_open", &self.span.is_some())
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TestTelemetry;
+    use bytes::Bytes;
+    use http::HeaderMap;
+    use opentelemetry::Value;
+    use std::collections::VecDeque;
+    use std::io;
+    use std::task::Waker;
+
+    type Item = Result<Frame<Bytes>, io::Error>;
+
+    /// A body that plays back a script of frames; `exact` makes `is_end_stream` true as soon as
+    /// the script is empty (like a body with an exact Content-Length).
+    struct Scripted {
+        frames: VecDeque<Item>,
+        exact: bool,
+    }
+
+    impl Body for Scripted {
+        type Data = Bytes;
+        type Error = io::Error;
+        fn poll_frame(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Item>> {
+            Poll::Ready(self.frames.pop_front())
+        }
+        fn is_end_stream(&self) -> bool {
+            self.exact && self.frames.is_empty()
+        }
+    }
+
+    fn data(s: &'static str) -> Item {
+        Ok(Frame::data(Bytes::from_static(s.as_bytes())))
+    }
+
+    fn wrap(t: &TestTelemetry, frames: Vec<Item>, exact: bool) -> InstrumentedBody<Scripted> {
+        let inner = t.instrumentation().build();
+        let url = url::Url::parse("http://127.0.0.1:1/x").unwrap();
+        let mut span = inner.start_span(&http::Method::GET, &url).unwrap();
+        let headers = HeaderMap::new();
+        let head = crate::hooks::ResponseHead {
+            status: http::StatusCode::OK,
+            version: http::Version::HTTP_11,
+            headers: &headers,
+            url: None,
+        };
+        span.on_response(&http::Method::GET, &head, None);
+        let body = Scripted {
+            frames: frames.into(),
+            exact,
+        };
+        InstrumentedBody::new(body, Some(span))
+    }
+
+    /// Polls once; returns what the body yielded.
+    fn poll(body: &mut InstrumentedBody<Scripted>) -> Option<Item> {
+        let mut cx = Context::from_waker(Waker::noop());
+        match Pin::new(body).poll_frame(&mut cx) {
+            Poll::Ready(item) => item,
+            Poll::Pending => panic!("scripted body never pends"),
+        }
+    }
+
+    fn attr(t: &TestTelemetry, key: &str) -> Option<Value> {
+        let spans = t.finished_spans();
+        let span = spans.first()?;
+        span.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.clone())
+    }
+
+    fn assert_ended_once(t: &TestTelemetry) {
+        assert_eq!(t.finished_spans().len(), 1, "exactly one span exported");
+        assert_eq!(t.duration_count(), 1, "exactly one duration recorded");
+    }
+
+    #[test]
+    fn end_of_stream_ends_the_span_once_with_the_size() {
+        let t = TestTelemetry::new();
+        let mut body = wrap(&t, vec![data("ab"), data("cde")], false);
+        assert!(poll(&mut body).is_some());
+        assert!(poll(&mut body).is_some());
+        assert!(
+            t.finished_spans().is_empty(),
+            "still open before the end of stream"
+        );
+        assert!(poll(&mut body).is_none());
+        assert!(poll(&mut body).is_none());
+        drop(body);
+        assert_ended_once(&t);
+        assert_eq!(attr(&t, "http.response.body.size"), Some(Value::I64(5)));
+        assert_eq!(attr(&t, crate::CANCELLED_ATTRIBUTE), None);
+    }
+
+    #[test]
+    fn exact_content_length_ends_after_the_last_data_frame() {
+        let t = TestTelemetry::new();
+        let mut body = wrap(&t, vec![data("abc")], true);
+        assert!(poll(&mut body).is_some());
+        assert_eq!(
+            t.finished_spans().len(),
+            1,
+            "ended without polling for None"
+        );
+        drop(body);
+        assert_ended_once(&t);
+        assert_eq!(attr(&t, "http.response.body.size"), Some(Value::I64(3)));
+    }
+
+    #[test]
+    fn error_ends_the_span_as_a_body_error() {
+        let t = TestTelemetry::new();
+        let broken = Err(io::Error::new(io::ErrorKind::ConnectionReset, "reset"));
+        let mut body = wrap(&t, vec![data("a"), broken], false);
+        assert!(poll(&mut body).is_some());
+        assert!(matches!(poll(&mut body), Some(Err(_))));
+        drop(body);
+        assert_ended_once(&t);
+        assert_eq!(attr(&t, "error.type"), Some(Value::from("body")));
+        let span = &t.finished_spans()[0];
+        assert!(matches!(
+            span.status,
+            opentelemetry::trace::Status::Error { .. }
+        ));
+        assert!(span.events.iter().any(|e| e.name == "exception"));
+    }
+
+    #[test]
+    fn drop_before_the_end_is_cancelled_not_an_error() {
+        let t = TestTelemetry::new();
+        let mut body = wrap(&t, vec![data("a"), data("b")], false);
+        assert!(poll(&mut body).is_some());
+        drop(body);
+        assert_ended_once(&t);
+        assert_eq!(
+            attr(&t, crate::CANCELLED_ATTRIBUTE),
+            Some(Value::Bool(true))
+        );
+        assert_eq!(attr(&t, "error.type"), None);
+        assert_eq!(
+            t.finished_spans()[0].status,
+            opentelemetry::trace::Status::Unset
+        );
+    }
+
+    #[test]
+    fn already_empty_body_ends_at_once() {
+        let t = TestTelemetry::new();
+        let mut body = wrap(&t, vec![], true);
+        assert_eq!(t.finished_spans().len(), 1, "ended when wrapped");
+        assert!(poll(&mut body).is_none());
+        drop(body);
+        assert_ended_once(&t);
+        assert_eq!(attr(&t, "http.response.body.size"), Some(Value::I64(0)));
+    }
+
+    #[test]
+    fn trailers_end_the_span() {
+        let t = TestTelemetry::new();
+        let trailers = Ok(Frame::trailers(HeaderMap::new()));
+        let mut body = wrap(&t, vec![data("x"), trailers, data("never")], false);
+        assert!(poll(&mut body).is_some());
+        assert!(poll(&mut body).is_some());
+        assert_eq!(t.finished_spans().len(), 1);
+        drop(body);
+        assert_ended_once(&t);
+    }
+
+    #[test]
+    fn data_passes_through_unchanged() {
+        let t = TestTelemetry::new();
+        let mut body = wrap(&t, vec![data("hello "), data("world")], false);
+        let mut seen = Vec::new();
+        while let Some(Ok(frame)) = poll(&mut body) {
+            seen.extend_from_slice(frame.data_ref().unwrap());
+        }
+        assert_eq!(seen, b"hello world");
     }
 }

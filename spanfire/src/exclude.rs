@@ -88,9 +88,7 @@ pub fn suppress<R>(f: impl FnOnce() -> R) -> R {
 /// let res = spanfire::suppressed(client.get("http://127.0.0.1:8080/internal").send()).await;
 /// # }
 /// ```
-pub fn suppressed<F: std::future::Future>(
-    future: F,
-) -> opentelemetry::context::WithContext<F> {
+pub fn suppressed<F: std::future::Future>(future: F) -> opentelemetry::context::WithContext<F> {
     use opentelemetry::context::FutureExt;
     future.with_context(opentelemetry::Context::current().with_telemetry_suppressed())
 }

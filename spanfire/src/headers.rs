@@ -71,7 +71,13 @@ pub(crate) struct HeaderCapture {
 impl HeaderCapture {
     /// Capture settings from the `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*` env vars.
     pub(crate) fn from_env(capture_all: bool) -> Result<Self, crate::Error> {
-        let all = |on| if on { Selection::All } else { Selection::Nothing };
+        let all = |on| {
+            if on {
+                Selection::All
+            } else {
+                Selection::Nothing
+            }
+        };
         let from = |var: &str, on| match env_list(var) {
             Some(list) => names_regex(var, &list).map(Selection::Matching),
             None => Ok(all(on)),
@@ -112,8 +118,13 @@ impl HeaderCapture {
 
     /// Whether the value of the (lowercase) header `name` must be redacted.
     pub(crate) fn is_sensitive(&self, name: &str) -> bool {
-        DEFAULT_SENSITIVE_HEADER_PARTS.iter().any(|p| name.contains(p))
-            || self.extra_sensitive.as_ref().is_some_and(|re| re.is_match(name))
+        DEFAULT_SENSITIVE_HEADER_PARTS
+            .iter()
+            .any(|p| name.contains(p))
+            || self
+                .extra_sensitive
+                .as_ref()
+                .is_some_and(|re| re.is_match(name))
     }
 }
 
@@ -139,7 +150,10 @@ pub(crate) fn env_list(var: &str) -> Option<Vec<String>> {
 
 /// One case-insensitive regex matching any of `names` in full.
 pub(crate) fn names_regex<S: AsRef<str>>(origin: &str, names: &[S]) -> Result<Regex, crate::Error> {
-    let alternatives: Vec<String> = names.iter().map(|n| format!("(?:{})", n.as_ref())).collect();
+    let alternatives: Vec<String> = names
+        .iter()
+        .map(|n| format!("(?:{})", n.as_ref()))
+        .collect();
     RegexBuilder::new(&format!("^(?:{})$", alternatives.join("|")))
         .case_insensitive(true)
         .build()
@@ -175,7 +189,12 @@ mod tests {
         for name in redacted {
             assert!(cap.is_sensitive(name), "{name} should be redacted");
         }
-        for name in ["access-control-allow-credentials", "content-type", "user-agent", "accept"] {
+        for name in [
+            "access-control-allow-credentials",
+            "content-type",
+            "user-agent",
+            "accept",
+        ] {
             assert!(!cap.is_sensitive(name), "{name} should be kept");
         }
     }
@@ -189,12 +208,21 @@ mod tests {
         headers.append("x-bin", HeaderValue::from_bytes(b"ok\xff").unwrap());
         let mut out = Vec::new();
         capture_all().record(false, &headers, &mut out);
-        let get = |k: &str| out.iter().find(|kv| kv.key.as_str() == k).map(|kv| kv.value.clone());
+        let get = |k: &str| {
+            out.iter()
+                .find(|kv| kv.key.as_str() == k)
+                .map(|kv| kv.value.clone())
+        };
         let arr = |v: &[&str]| {
-            Value::Array(Array::String(v.iter().map(|s| (*s).to_owned().into()).collect()))
+            Value::Array(Array::String(
+                v.iter().map(|s| (*s).to_owned().into()).collect(),
+            ))
         };
         assert_eq!(get("http.request.header.x-multi"), Some(arr(&["a", "b"])));
-        assert_eq!(get("http.request.header.cookie"), Some(arr(&["[REDACTED]"])));
+        assert_eq!(
+            get("http.request.header.cookie"),
+            Some(arr(&["[REDACTED]"]))
+        );
         assert_eq!(get("http.request.header.x-bin"), Some(arr(&["ok\u{fffd}"])));
         assert_eq!(out.len(), 3);
     }

@@ -46,17 +46,12 @@ pub struct HttpClientInstrumentation {
 }
 
 /// Where trace context is injected.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub(crate) enum Propagation {
     Off,
+    #[default]
     AllHosts,
     Hosts(Arc<[String]>),
-}
-
-impl Default for Propagation {
-    fn default() -> Self {
-        Propagation::AllHosts
-    }
 }
 
 impl Propagation {
@@ -163,7 +158,8 @@ impl HttpClientInstrumentation {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.sensitive_headers.extend(names.into_iter().map(Into::into));
+        self.sensitive_headers
+            .extend(names.into_iter().map(Into::into));
         self
     }
 
@@ -211,7 +207,11 @@ impl HttpClientInstrumentation {
             HeaderCapture::default()
         });
         if let Some(on) = self.capture_headers.or(self.capture_all) {
-            let selection = if on { Selection::All } else { Selection::Nothing };
+            let selection = if on {
+                Selection::All
+            } else {
+                Selection::Nothing
+            };
             headers.request = selection.clone();
             headers.response = selection;
         }
@@ -241,7 +241,10 @@ impl HttpClientInstrumentation {
             url_filter: self.url_filter.clone(),
             headers,
             sensitive_query_keys: self.sensitive_query_keys.clone().unwrap_or_else(|| {
-                DEFAULT_SENSITIVE_QUERY_KEYS.iter().map(|k| (*k).to_owned()).collect()
+                DEFAULT_SENSITIVE_QUERY_KEYS
+                    .iter()
+                    .map(|k| (*k).to_owned())
+                    .collect()
             }),
             excluded: self.excluded_urls.clone().or(excluded),
             propagation: self.propagation.clone(),

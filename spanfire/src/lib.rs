@@ -31,7 +31,12 @@
 //! - `configure` (default): [`configure()`] and the console exporter.
 //! - `tracing`: the parent of a request span is the current `tracing` span when it is bridged by
 //!   tracing-opentelemetry.
-#![deny(missing_docs, missing_debug_implementations, unreachable_pub, unsafe_code)]
+#![deny(
+    missing_docs,
+    missing_debug_implementations,
+    unreachable_pub,
+    unsafe_code
+)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
@@ -47,6 +52,8 @@ mod propagation;
 mod redact;
 mod semconv;
 mod span;
+#[cfg(test)]
+mod testing;
 
 #[cfg(feature = "configure")]
 mod configure;

@@ -125,7 +125,12 @@ fn metric_start_attributes(attrs: &[KeyValue]) -> Vec<KeyValue> {
         semattr::URL_SCHEME,
     ];
     let mut out = Vec::with_capacity(7);
-    out.extend(attrs.iter().filter(|kv| keep.contains(&kv.key.as_str())).cloned());
+    out.extend(
+        attrs
+            .iter()
+            .filter(|kv| keep.contains(&kv.key.as_str()))
+            .cloned(),
+    );
     out
 }
 
@@ -195,11 +200,13 @@ impl RequestSpan {
             i64::from(head.status.as_u16()),
         ));
         if let Some(v) = semconv::protocol_version(head.version) {
-            s.metric_attrs.push(KeyValue::new(semattr::NETWORK_PROTOCOL_VERSION, v));
+            s.metric_attrs
+                .push(KeyValue::new(semattr::NETWORK_PROTOCOL_VERSION, v));
         }
         if head.status.as_u16() >= 400 {
             let error_type = head.status.as_str().to_owned();
-            s.metric_attrs.push(KeyValue::new(semattr::ERROR_TYPE, error_type));
+            s.metric_attrs
+                .push(KeyValue::new(semattr::ERROR_TYPE, error_type));
         }
         if !s.recording {
             return;
@@ -229,7 +236,9 @@ impl RequestSpan {
 
     /// Ends the span when the response body reached its end (`Ok`) or failed.
     pub(crate) fn end_body(mut self, result: Result<(), Failure<'_>>) {
-        let Some(state) = self.state.take() else { return };
+        let Some(state) = self.state.take() else {
+            return;
+        };
         match result {
             Ok(()) => state.end(Ending::Complete),
             Err(failure) => state.end(Ending::Failed(failure)),
@@ -239,7 +248,9 @@ impl RequestSpan {
     /// Ends the span of a request that failed before a response head arrived; runs the response
     /// hook with the error first.
     pub(crate) fn fail(mut self, failure: Failure<'_>) {
-        let Some(state) = self.state.take() else { return };
+        let Some(state) = self.state.take() else {
+            return;
+        };
         if state.recording {
             state.run_response_hook(&ResponseOutcome::Error(failure.error));
         }
@@ -276,8 +287,13 @@ impl State {
             Ending::Complete => {}
             Ending::Failed(failure) => {
                 let kind = failure.kind.as_str();
-                if !self.metric_attrs.iter().any(|kv| kv.key.as_str() == semattr::ERROR_TYPE) {
-                    self.metric_attrs.push(KeyValue::new(semattr::ERROR_TYPE, kind));
+                if !self
+                    .metric_attrs
+                    .iter()
+                    .any(|kv| kv.key.as_str() == semattr::ERROR_TYPE)
+                {
+                    self.metric_attrs
+                        .push(KeyValue::new(semattr::ERROR_TYPE, kind));
                 }
                 if self.recording {
                     record_failure(&span, &failure);
@@ -337,7 +353,10 @@ fn redact_urls_in_text(text: &str) -> String {
             .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ','))
             .map_or(rest.len(), |j| i + j);
         out.push_str(&rest[..start]);
-        out.push_str(&redact_url(&rest[start..end], crate::redact::DEFAULT_SENSITIVE_QUERY_KEYS));
+        out.push_str(&redact_url(
+            &rest[start..end],
+            crate::redact::DEFAULT_SENSITIVE_QUERY_KEYS,
+        ));
         rest = &rest[end..];
     }
     out.push_str(rest);

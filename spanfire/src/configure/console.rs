@@ -54,7 +54,9 @@ impl std::fmt::Debug for ConsoleProcessor {
 impl SpanProcessor for ConsoleProcessor {
     fn on_start(&self, span: &mut Span, cx: &Context) {
         let parent = cx.span().span_context().span_id();
-        let Ok(mut depths) = self.depths.lock() else { return };
+        let Ok(mut depths) = self.depths.lock() else {
+            return;
+        };
         let depth = depths.get(&parent).map_or(0, |d| d + 1);
         depths.insert(span.span_context().span_id(), depth);
     }
@@ -181,10 +183,18 @@ mod tests {
     #[test]
     fn http_messages_show_host_path_and_short_query() {
         let cases = [
-            ("GET", "http://127.0.0.1:8080/get?q=a%20b", "GET 127.0.0.1/get ? q='a b'"),
+            (
+                "GET",
+                "http://127.0.0.1:8080/get?q=a%20b",
+                "GET 127.0.0.1/get ? q='a b'",
+            ),
             ("POST", "https://h/p", "POST h/p"),
             ("GET", "http://h/?a=1&b=2", "GET h/ ? a='1' & b='2'"),
-            ("GET", "http://h/?t=aaaaaaaaaaaaaaaaaaaaaaaaa", "GET h/ ? t='aaaaaaaaaaaaaaaaaaaa…'"),
+            (
+                "GET",
+                "http://h/?t=aaaaaaaaaaaaaaaaaaaaaaaaa",
+                "GET h/ ? t='aaaaaaaaaaaaaaaaaaaa…'",
+            ),
             ("GET", "not a url", "GET not a url"),
         ];
         for (name, url, want) in cases {

@@ -33,13 +33,18 @@ use crate::HttpClientInstrumentation;
 /// client.get("http://127.0.0.1:8080/get").send().await?;
 /// # Ok(()) }
 /// ```
-pub fn instrument_reqwest_client(client: reqwest::Client) -> reqwest_middleware::ClientWithMiddleware {
+pub fn instrument_reqwest_client(
+    client: reqwest::Client,
+) -> reqwest_middleware::ClientWithMiddleware {
     HttpClientInstrumentation::new().instrument_reqwest(client)
 }
 
 impl HttpClientInstrumentation {
     /// Wraps `client` in a `ClientWithMiddleware` whose only middleware is this instrumentation.
-    pub fn instrument_reqwest(&self, client: reqwest::Client) -> reqwest_middleware::ClientWithMiddleware {
+    pub fn instrument_reqwest(
+        &self,
+        client: reqwest::Client,
+    ) -> reqwest_middleware::ClientWithMiddleware {
         reqwest_middleware::ClientBuilder::new(client)
             .with(self.reqwest_middleware())
             .build()

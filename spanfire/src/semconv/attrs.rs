@@ -51,17 +51,25 @@ pub(crate) fn request_start_attributes(
     }
     attrs.push(KeyValue::new(semattr::URL_FULL, url_full));
     if let Some(host) = url.host_str() {
-        attrs.push(KeyValue::new(semattr::SERVER_ADDRESS, host_without_brackets(host).to_owned()));
+        attrs.push(KeyValue::new(
+            semattr::SERVER_ADDRESS,
+            host_without_brackets(host).to_owned(),
+        ));
     }
     if let Some(port) = url.port_or_known_default() {
         attrs.push(KeyValue::new(semattr::SERVER_PORT, i64::from(port)));
     }
-    attrs.push(KeyValue::new(semattr::URL_SCHEME, scheme_attr(url.scheme())));
+    attrs.push(KeyValue::new(
+        semattr::URL_SCHEME,
+        scheme_attr(url.scheme()),
+    ));
     attrs
 }
 
 fn host_without_brackets(host: &str) -> &str {
-    host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host)
+    host.strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host)
 }
 
 fn scheme_attr(scheme: &str) -> opentelemetry::Value {
@@ -99,11 +107,20 @@ pub(crate) fn response_attributes(
         attrs.push(KeyValue::new(semattr::NETWORK_PROTOCOL_VERSION, v));
     }
     if let Some(peer) = peer {
-        attrs.push(KeyValue::new(semattr::NETWORK_PEER_ADDRESS, peer.ip().to_string()));
-        attrs.push(KeyValue::new(semattr::NETWORK_PEER_PORT, i64::from(peer.port())));
+        attrs.push(KeyValue::new(
+            semattr::NETWORK_PEER_ADDRESS,
+            peer.ip().to_string(),
+        ));
+        attrs.push(KeyValue::new(
+            semattr::NETWORK_PEER_PORT,
+            i64::from(peer.port()),
+        ));
     }
     if status.as_u16() >= 400 {
-        attrs.push(KeyValue::new(semattr::ERROR_TYPE, status.as_str().to_owned()));
+        attrs.push(KeyValue::new(
+            semattr::ERROR_TYPE,
+            status.as_str().to_owned(),
+        ));
     }
     attrs
 }
@@ -126,7 +143,10 @@ mod tests {
     use opentelemetry::Value;
 
     fn get<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a Value> {
-        attrs.iter().find(|kv| kv.key.as_str() == key).map(|kv| &kv.value)
+        attrs
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| &kv.value)
     }
 
     #[test]
@@ -141,8 +161,16 @@ mod tests {
         for (input, port, scheme) in cases {
             let url = Url::parse(input).unwrap();
             let attrs = request_start_attributes(&Method::GET, &url, input.to_owned());
-            assert_eq!(get(&attrs, "server.port"), port.map(Value::I64).as_ref(), "{input}");
-            assert_eq!(get(&attrs, "url.scheme"), Some(&Value::from(scheme)), "{input}");
+            assert_eq!(
+                get(&attrs, "server.port"),
+                port.map(Value::I64).as_ref(),
+                "{input}"
+            );
+            assert_eq!(
+                get(&attrs, "url.scheme"),
+                Some(&Value::from(scheme)),
+                "{input}"
+            );
             let host = get(&attrs, "server.address").unwrap().as_str();
             assert!(!host.contains('['), "{input}: {host}");
         }
@@ -153,20 +181,36 @@ mod tests {
         let url = Url::parse("http://h/").unwrap();
         let m = Method::from_bytes(b"PURGE").unwrap();
         let attrs = request_start_attributes(&m, &url, String::new());
-        assert_eq!(get(&attrs, "http.request.method"), Some(&Value::from("_OTHER")));
-        assert_eq!(get(&attrs, "http.request.method_original"), Some(&Value::from("PURGE")));
+        assert_eq!(
+            get(&attrs, "http.request.method"),
+            Some(&Value::from("_OTHER"))
+        );
+        assert_eq!(
+            get(&attrs, "http.request.method_original"),
+            Some(&Value::from("PURGE"))
+        );
         assert_eq!(span_name(method_attr(&m)), "HTTP");
         assert_eq!(span_name(method_attr(&Method::PATCH)), "PATCH");
     }
 
     #[test]
     fn status_codes_map_to_status_and_error_type() {
-        for (code, error) in [(200, false), (302, false), (399, false), (404, true), (503, true)] {
+        for (code, error) in [
+            (200, false),
+            (302, false),
+            (399, false),
+            (404, true),
+            (503, true),
+        ] {
             let status = StatusCode::from_u16(code).unwrap();
             let attrs = response_attributes(status, Version::HTTP_11, None);
             let want = error.then(|| Value::from(code.to_string()));
             assert_eq!(get(&attrs, "error.type"), want.as_ref(), "{code}");
-            assert_eq!(matches!(status_of_code(status), Status::Error { .. }), error, "{code}");
+            assert_eq!(
+                matches!(status_of_code(status), Status::Error { .. }),
+                error,
+                "{code}"
+            );
         }
     }
 }

@@ -69,38 +69,6 @@ impl ErrorKind {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn classify_walks_the_source_chain() {
-        #[derive(Debug)]
-        struct Wrap(std::io::Error);
-        impl std::fmt::Display for Wrap {
-            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("client error")
-            }
-        }
-        impl std::error::Error for Wrap {
-            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-                Some(&self.0)
-            }
-        }
-        let cases = [
-            (std::io::ErrorKind::TimedOut, ErrorKind::Timeout),
-            (std::io::ErrorKind::ConnectionRefused, ErrorKind::Connect),
-            (std::io::ErrorKind::BrokenPipe, ErrorKind::Request),
-        ];
-        for (io, want) in cases {
-            let err = Wrap(std::io::Error::from(io));
-            assert_eq!(ErrorKind::classify(&err), want, "{io:?}");
-        }
-        let fmt = std::fmt::Error;
-        assert_eq!(ErrorKind::classify(&fmt), ErrorKind::Other);
-    }
-}
-
 /// Classifies an error from any front end: reqwest's own error kinds when it is (or wraps) a
 /// `reqwest::Error`, otherwise [`ErrorKind::classify`].
 pub(crate) fn classify(err: &(dyn std::error::Error + 'static)) -> ErrorKind {
@@ -133,5 +101,37 @@ fn reqwest_kind(e: &reqwest::Error) -> ErrorKind {
         ErrorKind::Request
     } else {
         ErrorKind::classify(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classify_walks_the_source_chain() {
+        #[derive(Debug)]
+        struct Wrap(std::io::Error);
+        impl std::fmt::Display for Wrap {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("client error")
+            }
+        }
+        impl std::error::Error for Wrap {
+            fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+                Some(&self.0)
+            }
+        }
+        let cases = [
+            (std::io::ErrorKind::TimedOut, ErrorKind::Timeout),
+            (std::io::ErrorKind::ConnectionRefused, ErrorKind::Connect),
+            (std::io::ErrorKind::BrokenPipe, ErrorKind::Request),
+        ];
+        for (io, want) in cases {
+            let err = Wrap(std::io::Error::from(io));
+            assert_eq!(ErrorKind::classify(&err), want, "{io:?}");
+        }
+        let fmt = std::fmt::Error;
+        assert_eq!(ErrorKind::classify(&fmt), ErrorKind::Other);
     }
 }

@@ -10,5 +10,5 @@ pub(crate) use attrs::{
     method_attr, protocol_version, request_start_attributes, response_attributes, span_name,
     status_of_code,
 };
-pub use error_type::ErrorKind;
 pub(crate) use error_type::classify;
+pub use error_type::ErrorKind;

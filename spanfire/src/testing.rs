@@ -1,0 +1,60 @@
+//! Test support: an instrumentation wired to in-memory exporters.
+
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+
+use crate::HttpClientInstrumentation;
+
+pub(crate) struct TestTelemetry {
+    pub(crate) spans: InMemorySpanExporter,
+    metrics: InMemoryMetricExporter,
+    tracer_provider: SdkTracerProvider,
+    meter_provider: SdkMeterProvider,
+}
+
+impl TestTelemetry {
+    pub(crate) fn new() -> Self {
+        let spans = InMemorySpanExporter::default();
+        let metrics = InMemoryMetricExporter::default();
+        TestTelemetry {
+            tracer_provider: SdkTracerProvider::builder()
+                .with_simple_exporter(spans.clone())
+                .build(),
+            meter_provider: SdkMeterProvider::builder()
+                .with_reader(PeriodicReader::builder(metrics.clone()).build())
+                .build(),
+            spans,
+            metrics,
+        }
+    }
+
+    pub(crate) fn instrumentation(&self) -> HttpClientInstrumentation {
+        HttpClientInstrumentation::new()
+            .tracer_provider(self.tracer_provider.clone())
+            .meter_provider(self.meter_provider.clone())
+    }
+
+    pub(crate) fn finished_spans(&self) -> Vec<SpanData> {
+        self.spans.get_finished_spans().unwrap_or_default()
+    }
+
+    /// How many durations `http.client.request.duration` recorded (cumulative).
+    pub(crate) fn duration_count(&self) -> u64 {
+        self.meter_provider.force_flush().expect("flush metrics");
+        let exported = self.metrics.get_finished_metrics().expect("metrics");
+        let Some(last) = exported.last() else {
+            return 0;
+        };
+        last.scope_metrics()
+            .flat_map(|s| s.metrics())
+            .filter(|m| m.name() == "http.client.request.duration")
+            .map(|m| match m.data() {
+                AggregatedMetrics::F64(MetricData::Histogram(h)) => {
+                    h.data_points().map(|p| p.count()).sum()
+                }
+                _ => 0,
+            })
+            .sum()
+    }
+}

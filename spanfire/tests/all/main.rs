@@ -1,0 +1,5 @@
+//! Integration suite: real reqwest clients against a real hyper server on loopback.
+
+mod support;
+
+mod reqwest_client;

@@ -1,0 +1,122 @@
+//! A hyper HTTP/1.1 + h2c server on 127.0.0.1 with httpbin-like routes, recording the headers
+//! of every request it receives.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response, StatusCode};
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+
+type Body = BoxBody<Bytes, Infallible>;
+
+/// A running test server; dropped with the test's runtime.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    received: Arc<Mutex<Vec<HeaderMap>>>,
+}
+
+impl TestServer {
+    pub async fn start() -> TestServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&received);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let seen = Arc::clone(&seen);
+                let service = hyper::service::service_fn(move |req| {
+                    let seen = Arc::clone(&seen);
+                    async move { Ok::<_, Infallible>(route(req, seen).await) }
+                });
+                tokio::spawn(async move {
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        TestServer { addr, received }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn port(&self) -> i64 {
+        i64::from(self.addr.port())
+    }
+
+    /// The headers of every request received so far, in order.
+    pub fn received(&self) -> Vec<HeaderMap> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+fn full(status: u16, body: impl Into<Bytes>) -> Response<Body> {
+    let mut res = Response::new(Full::new(body.into()).boxed());
+    *res.status_mut() = StatusCode::from_u16(status).unwrap();
+    res
+}
+
+async fn route(req: Request<Incoming>, seen: Arc<Mutex<Vec<HeaderMap>>>) -> Response<Body> {
+    seen.lock().unwrap().push(req.headers().clone());
+    let path = req.uri().path().to_owned();
+    let query = req.uri().query().unwrap_or("").to_owned();
+    let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
+    let number = |i: usize| {
+        segments
+            .get(i)
+            .and_then(|s| s.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    match segments[0] {
+        "get" => full(200, format!("{{\"query\":\"{query}\"}}")),
+        "post" => {
+            let body = req
+                .into_body()
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
+            let mut res = full(200, body);
+            res.headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
+            res
+        }
+        "status" => full(number(1) as u16, ""),
+        "redirect" if number(1) > 1 => redirect(&format!("/redirect/{}", number(1) - 1)),
+        "redirect" => redirect("/get"),
+        "delay" => {
+            tokio::time::sleep(Duration::from_millis(number(1))).await;
+            full(200, "late")
+        }
+        "stream" => stream(number(1), number(2)),
+        _ => full(404, "no such route"),
+    }
+}
+
+fn redirect(to: &str) -> Response<Body> {
+    let mut res = full(302, "");
+    res.headers_mut().insert("location", to.parse().unwrap());
+    res
+}
+
+/// `/stream/N/MS`: N chunks of 1 KiB, MS milliseconds apart.
+fn stream(chunks: u64, gap_ms: u64) -> Response<Body> {
+    let frames = futures_util::stream::unfold(0, move |i| async move {
+        if i >= chunks {
+            return None;
+        }
+        if i > 0 {
+            tokio::time::sleep(Duration::from_millis(gap_ms)).await;
+        }
+        let frame = Frame::data(Bytes::from(vec![b'x'; 1024]));
+        Some((Ok::<_, Infallible>(frame), i + 1))
+    });
+    Response::new(StreamBody::new(frames).boxed())
+}
