@@ -14,6 +14,9 @@ struct HeaderInjector<'a>(&'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
+        if value.is_empty() && key.eq_ignore_ascii_case("tracestate") {
+            return; // an empty tracestate is the same as none; do not send the header
+        }
         let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(key.as_bytes()),
             HeaderValue::from_str(&value),
