@@ -13,7 +13,6 @@ use std::fmt;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::Buf;
 use http_body::{Body, Frame, SizeHint};
 
 use crate::semconv::ErrorKind;
@@ -93,7 +92,7 @@ where
             Some(Err(error)) => Some(Err(body_failure(error))),
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
-                    span.on_body_data(data.remaining());
+                    span.on_body_data(data);
                 }
                 (frame.is_trailers() || this.inner.is_end_stream()).then_some(Ok(()))
             }

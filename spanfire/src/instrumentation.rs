@@ -33,7 +33,10 @@ pub const ENV_CAPTURE_ALL: &str = "SPANFIRE_HTTP_CLIENT_CAPTURE_ALL";
 #[derive(Clone, Default)]
 pub struct HttpClientInstrumentation {
     capture_headers: Option<bool>,
+    capture_request_body: Option<bool>,
+    capture_response_body: Option<bool>,
     capture_all: Option<bool>,
+    body_limit: Option<usize>,
     request_hook: Option<Arc<dyn OnRequest>>,
     response_hook: Option<Arc<dyn OnResponse>>,
     url_filter: Option<Arc<dyn UrlFilter>>,
@@ -80,6 +83,38 @@ impl HttpClientInstrumentation {
     /// env var turns it on.
     pub fn capture_headers(mut self, on: bool) -> Self {
         self.capture_headers = Some(on);
+        self
+    }
+
+    /// Captures the request body as sent — buffered bodies as they are, streaming bodies through
+    /// a tee as they stream (never buffered before sending) — into `http.request.body.text`
+    /// (JSON, text), `http.request.body.form` (url-encoded forms, as a JSON object) and
+    /// `http.request.body.size`. Multipart and binary bodies record their size only.
+    ///
+    /// Default: off, unless `capture_all` or `SPANFIRE_HTTP_CLIENT_CAPTURE_ALL` turns it on.
+    pub fn capture_request_body(mut self, on: bool) -> Self {
+        self.capture_request_body = Some(on);
+        self
+    }
+
+    /// Captures the response body as the application reads it (`text()`, `json()`, `bytes()`,
+    /// `chunk()`, `bytes_stream()` alike) into `http.response.body.text` on the request span,
+    /// decoded per the Content-Type charset; binary bodies record no text. What the client
+    /// decompressed is what is captured.
+    ///
+    /// Default: off, unless `capture_all` or `SPANFIRE_HTTP_CLIENT_CAPTURE_ALL` turns it on.
+    pub fn capture_response_body(mut self, on: bool) -> Self {
+        self.capture_response_body = Some(on);
+        self
+    }
+
+    /// At most this many bytes of each body are kept; longer text is cut on a character
+    /// boundary and ends with [`TRUNCATION_MARKER`](crate::TRUNCATION_MARKER). Sizes still count
+    /// every byte.
+    ///
+    /// Default: 64 KiB ([`DEFAULT_BODY_LIMIT`](crate::DEFAULT_BODY_LIMIT)).
+    pub fn body_capture_limit(mut self, bytes: usize) -> Self {
+        self.body_limit = Some(bytes);
         self
     }
 
@@ -202,6 +237,8 @@ impl HttpClientInstrumentation {
         let env_all = env_flag(ENV_CAPTURE_ALL);
         let capture_all = self.capture_all.unwrap_or(env_all);
         let capture_headers = self.capture_headers.unwrap_or(capture_all);
+        let capture_request_body = self.capture_request_body.unwrap_or(capture_all);
+        let capture_response_body = self.capture_response_body.unwrap_or(capture_all);
         let mut headers = HeaderCapture::from_env(capture_headers).unwrap_or_else(|err| {
             warn(&err);
             HeaderCapture::default()
@@ -248,6 +285,11 @@ impl HttpClientInstrumentation {
             }),
             excluded: self.excluded_urls.clone().or(excluded),
             propagation: self.propagation.clone(),
+            capture_request_body,
+            capture_response_body,
+            body_limit: self
+                .body_limit
+                .unwrap_or(crate::capture::DEFAULT_BODY_LIMIT),
         })
     }
 }
@@ -278,13 +320,19 @@ pub(crate) struct Inner {
     pub(crate) sensitive_query_keys: Vec<String>,
     pub(crate) excluded: ExcludedUrls,
     pub(crate) propagation: Propagation,
+    pub(crate) capture_request_body: bool,
+    pub(crate) capture_response_body: bool,
+    pub(crate) body_limit: usize,
 }
 
 impl fmt::Debug for HttpClientInstrumentation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("HttpClientInstrumentation")
             .field("capture_headers", &self.capture_headers)
+            .field("capture_request_body", &self.capture_request_body)
+            .field("capture_response_body", &self.capture_response_body)
             .field("capture_all", &self.capture_all)
+            .field("body_limit", &self.body_limit)
             .field("request_hook", &self.request_hook.is_some())
             .field("response_hook", &self.response_hook.is_some())
             .field("url_filter", &self.url_filter.is_some())

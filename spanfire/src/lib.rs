@@ -40,6 +40,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod body;
+mod capture;
 mod error;
 mod exclude;
 mod extensions;
@@ -52,6 +53,7 @@ mod propagation;
 mod redact;
 mod semconv;
 mod span;
+mod tee;
 #[cfg(test)]
 mod testing;
 
@@ -61,6 +63,7 @@ mod configure;
 pub mod reqwest;
 
 pub use body::InstrumentedBody;
+pub use capture::{DEFAULT_BODY_LIMIT, TRUNCATION_MARKER};
 pub use error::Error;
 pub use exclude::{suppress, suppressed, ExcludedUrls, ENV_EXCLUDED_URLS};
 pub use extensions::DisablePropagation;
@@ -73,7 +76,11 @@ pub use instrumentation::{HttpClientInstrumentation, ENV_CAPTURE_ALL};
 pub use metrics::DURATION_BUCKETS;
 pub use redact::{redact_url, DEFAULT_SENSITIVE_QUERY_KEYS};
 pub use semconv::ErrorKind;
-pub use span::{CANCELLED_ATTRIBUTE, HOOK_PANIC_EVENT, RESPONSE_HEAD_EVENT};
+pub use span::{
+    CANCELLED_ATTRIBUTE, HOOK_PANIC_EVENT, REQUEST_BODY_FORM, REQUEST_BODY_TEXT,
+    RESPONSE_BODY_TEXT, RESPONSE_HEAD_EVENT,
+};
+pub use tee::TeeBody;
 
 #[cfg(feature = "configure")]
 pub use configure::{configure, ConfigureBuilder, ConsoleProcessor, Telemetry};

@@ -16,6 +16,7 @@ use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute as semattr;
 use url::Url;
 
+use crate::capture::{BodyCapture, Payload};
 use crate::hooks::{catch, RequestInfo, ResponseHead, ResponseOutcome};
 use crate::instrumentation::Inner;
 use crate::redact::redact_url;
@@ -26,6 +27,12 @@ use crate::semconv::{self, ErrorKind};
 pub const CANCELLED_ATTRIBUTE: &str = "spanfire.cancelled";
 /// Name of the event added when the response head (status and headers) arrives.
 pub const RESPONSE_HEAD_EVENT: &str = "http.response.head";
+/// Attribute holding the captured response body text.
+pub const RESPONSE_BODY_TEXT: &str = "http.response.body.text";
+/// Attribute holding the captured request body text.
+pub const REQUEST_BODY_TEXT: &str = "http.request.body.text";
+/// Attribute holding a captured url-encoded request body, as a JSON object.
+pub const REQUEST_BODY_FORM: &str = "http.request.body.form";
 /// Name of the event added when a hook, URL filter or propagator panicked.
 pub const HOOK_PANIC_EVENT: &str = "spanfire.hook_panic";
 
@@ -46,6 +53,7 @@ struct State {
     head_received: bool,
     empty_by_definition: bool,
     body_bytes: u64,
+    response_capture: Option<BodyCapture>,
 }
 
 /// How a request ended.
@@ -98,6 +106,7 @@ impl Inner {
                 head_received: false,
                 empty_by_definition: false,
                 body_bytes: 0,
+                response_capture: None,
             }),
         })
     }
@@ -219,6 +228,10 @@ impl RequestSpan {
         }
         span.set_attributes(attrs);
         span.set_status(semconv::status_of_code(head.status));
+        if s.inner.capture_response_body {
+            let payload = Payload::of(content_type(head.headers));
+            s.response_capture = Some(BodyCapture::new(payload, s.inner.body_limit));
+        }
         s.run_response_hook(&ResponseOutcome::Response(*head));
     }
 
@@ -227,11 +240,21 @@ impl RequestSpan {
         self.state.as_ref().is_some_and(|s| s.empty_by_definition)
     }
 
-    /// Counts response body bytes as the application reads them.
-    pub(crate) fn on_body_data(&mut self, len: usize) {
+    /// Counts (and, when capturing, keeps) response body bytes as the application reads them.
+    pub(crate) fn on_body_data(&mut self, data: &impl bytes::Buf) {
         if let Some(s) = &mut self.state {
-            s.body_bytes += len as u64;
+            s.body_bytes += data.remaining() as u64;
+            if let Some(capture) = &mut s.response_capture {
+                capture.push_buf(data);
+            }
         }
+    }
+
+    /// A capture for the request body, when request bodies are captured and the span records.
+    pub(crate) fn request_body_capture(&self, headers: &HeaderMap) -> Option<BodyCapture> {
+        let s = self.state.as_ref()?;
+        (s.recording && s.inner.capture_request_body)
+            .then(|| BodyCapture::new(Payload::of(content_type(headers)), s.inner.body_limit))
     }
 
     /// Ends the span when the response body reached its end (`Ok`) or failed.
@@ -279,6 +302,9 @@ impl State {
     fn end(mut self, ending: Ending<'_>) {
         let elapsed = self.started.elapsed();
         let span = self.cx.span();
+        if let Some(text) = self.response_capture.as_ref().and_then(BodyCapture::text) {
+            span.set_attribute(KeyValue::new(RESPONSE_BODY_TEXT, text));
+        }
         match ending {
             Ending::Complete if self.head_received && self.recording => {
                 let size = i64::try_from(self.body_bytes).unwrap_or(i64::MAX);
@@ -309,6 +335,25 @@ impl State {
             .metrics
             .record_duration(elapsed.as_secs_f64(), &self.metric_attrs);
         span.end_with_timestamp(self.start + elapsed);
+    }
+}
+
+fn content_type(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+}
+
+/// Records a captured request body on `span`: its size, and its text or form.
+pub(crate) fn record_request_body(span: &SpanRef<'_>, capture: &BodyCapture) {
+    let size = i64::try_from(capture.total()).unwrap_or(i64::MAX);
+    span.set_attribute(KeyValue::new(semattr::HTTP_REQUEST_BODY_SIZE, size));
+    let recorded = match capture.payload() {
+        Payload::Form => capture.form_json().map(|f| (REQUEST_BODY_FORM, f)),
+        _ => capture.text().map(|t| (REQUEST_BODY_TEXT, t)),
+    };
+    if let Some((key, value)) = recorded {
+        span.set_attribute(KeyValue::new(key, value));
     }
 }
 

@@ -8,9 +8,11 @@ use reqwest::{Request, Response, ResponseBuilderExt};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::body::InstrumentedBody;
+use crate::capture::BodyCapture;
 use crate::hooks::{RequestInfo, ResponseHead};
 use crate::instrumentation::Inner;
 use crate::span::{Failure, RequestSpan};
+use crate::tee::TeeBody;
 use crate::DisablePropagation;
 
 /// The spanfire middleware for reqwest-middleware; built by
@@ -48,12 +50,34 @@ impl Middleware for SpanfireMiddleware {
         });
         let method = req.method().clone();
         let cx = span.context().cloned().unwrap_or_default();
+        if let Some(capture) = span.request_body_capture(req.headers()) {
+            tee_request_body(&mut req, capture, &cx);
+        }
         match next.run(req, extensions).with_context(cx).await {
             Ok(res) => Ok(wrap_response(res, &method, span)),
             Err(err) => {
                 span.fail(failure(&err));
                 Err(err)
             }
+        }
+    }
+}
+
+/// Captures a buffered body at once, or wraps a streaming one in a [`TeeBody`].
+fn tee_request_body(req: &mut Request, mut capture: BodyCapture, cx: &opentelemetry::Context) {
+    use opentelemetry::trace::TraceContextExt;
+    let Some(body) = req.body_mut().take() else {
+        return;
+    };
+    match body.as_bytes() {
+        Some(bytes) => {
+            capture.push(bytes);
+            crate::span::record_request_body(&cx.span(), &capture);
+            *req.body_mut() = Some(body);
+        }
+        None => {
+            let tee = TeeBody::new(body, capture, cx.clone());
+            *req.body_mut() = Some(reqwest::Body::wrap(tee));
         }
     }
 }

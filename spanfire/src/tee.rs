@@ -1,0 +1,83 @@
+//! [`TeeBody`]: a request body that records what is sent while it streams.
+//!
+//! The bytes go to the wire unchanged and are never buffered before sending; a bounded copy
+//! (at most the capture limit) is kept on the side. When the stream ends, fails or is dropped,
+//! `http.request.body.*` is set on the request span from what was actually sent.
+
+use std::pin::Pin;
+use std::task::{ready, Context, Poll};
+
+use http_body::{Body, Frame, SizeHint};
+use opentelemetry::trace::TraceContextExt;
+
+use crate::capture::BodyCapture;
+
+pin_project_lite::pin_project! {
+    /// A request body wrapper that captures the bytes sent. Data passes through unchanged.
+    pub struct TeeBody<B> {
+        #[pin]
+        inner: B,
+        recorder: Option<Recorder>,
+    }
+}
+
+/// Records the capture on the span exactly once: at the end of the stream, or on drop.
+#[derive(Debug)]
+struct Recorder {
+    capture: BodyCapture,
+    cx: opentelemetry::Context,
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        crate::span::record_request_body(&self.cx.span(), &self.capture);
+    }
+}
+
+impl<B: Body> TeeBody<B> {
+    pub(crate) fn new(inner: B, capture: BodyCapture, cx: opentelemetry::Context) -> Self {
+        TeeBody {
+            inner,
+            recorder: Some(Recorder { capture, cx }),
+        }
+    }
+}
+
+impl<B: Body> Body for TeeBody<B> {
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let polled = ready!(this.inner.as_mut().poll_frame(cx));
+        if let (Some(Ok(frame)), Some(recorder)) = (&polled, this.recorder.as_mut()) {
+            if let Some(data) = frame.data_ref() {
+                recorder.capture.push_buf(data);
+            }
+        }
+        if !matches!(polled, Some(Ok(_))) || this.inner.is_end_stream() {
+            this.recorder.take();
+        }
+        Poll::Ready(polled)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B: std::fmt::Debug> std::fmt::Debug for TeeBody<B> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TeeBody")
+            .field("inner", &self.inner)
+            .field("recording", &self.recorder.is_some())
+            .finish()
+    }
+}
