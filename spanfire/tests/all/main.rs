@@ -2,4 +2,5 @@
 
 mod support;
 
+mod options;
 mod reqwest_client;

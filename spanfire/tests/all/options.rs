@@ -1,0 +1,122 @@
+//! Options read from the environment, and which capture option turns on what.
+//!
+//! These tests set process environment variables: nextest runs each test in its own process.
+
+use opentelemetry::Value;
+
+use crate::support::*;
+
+fn set_env(key: &str, value: &str) {
+    // Safe in edition 2021; each nextest test is a process of its own.
+    std::env::set_var(key, value);
+}
+
+async fn one_post(
+    t: &Telemetry,
+    instrumentation: spanfire::HttpClientInstrumentation,
+) -> Vec<String> {
+    let server = TestServer::start().await;
+    let client = instrumentation.instrument_reqwest(reqwest::Client::new());
+    let res = client
+        .post(server.url("/post"))
+        .body("ping")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.text().await.unwrap(), "ping");
+    let mut keys: Vec<String> = attrs(&t.single()).into_keys().collect();
+    // http.response.body.size is always recorded: only what capture adds matters here.
+    keys.retain(|k| k != "http.response.body.size");
+    keys.retain(|k| k.contains(".header.") || k.contains(".body."));
+    keys
+}
+
+#[tokio::test]
+async fn excluded_urls_env_var_is_honoured() {
+    set_env(spanfire::ENV_EXCLUDED_URLS, "/status/,^http://nowhere");
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let client = t
+        .instrumentation()
+        .instrument_reqwest(reqwest::Client::new());
+    client.get(server.url("/status/200")).send().await.unwrap();
+    assert!(t.spans().is_empty());
+    assert!(!server.received()[0].contains_key("traceparent"));
+}
+
+#[tokio::test]
+async fn invalid_excluded_urls_pattern_is_a_clear_error() {
+    let err = spanfire::ExcludedUrls::new(["(unclosed"]).unwrap_err();
+    assert!(err.is_invalid_pattern());
+    assert!(err.to_string().contains("excluded URLs"), "{err}");
+}
+
+#[tokio::test]
+async fn capture_all_env_var_turns_on_headers_and_bodies() {
+    set_env(spanfire::ENV_CAPTURE_ALL, "true");
+    let t = Telemetry::new();
+    let keys = one_post(&t, t.instrumentation()).await;
+    for want in [
+        "http.request.body.text",
+        "http.response.body.text",
+        "http.request.header.traceparent",
+    ] {
+        assert!(
+            keys.iter().any(|k| k == want),
+            "{want} missing from {keys:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn explicit_setter_wins_over_the_env_var() {
+    set_env(spanfire::ENV_CAPTURE_ALL, "true");
+    let t = Telemetry::new();
+    let keys = one_post(&t, t.instrumentation().capture_all(false)).await;
+    assert!(keys.is_empty(), "{keys:?}");
+}
+
+#[tokio::test]
+async fn each_capture_option_turns_on_only_its_part() {
+    let t = Telemetry::new();
+    let keys = one_post(&t, t.instrumentation().capture_request_body(true)).await;
+    assert_eq!(keys, ["http.request.body.size", "http.request.body.text"]);
+    let t = Telemetry::new();
+    let keys = one_post(&t, t.instrumentation().capture_response_body(true)).await;
+    assert_eq!(keys, ["http.response.body.text"]);
+}
+
+#[tokio::test]
+async fn header_capture_env_vars_select_and_sanitize() {
+    set_env(spanfire::ENV_CAPTURE_REQUEST, "x-app-.*,X-Trace-Me");
+    set_env(spanfire::ENV_CAPTURE_RESPONSE, "content-type");
+    set_env(spanfire::ENV_SANITIZE, "x-app-pin");
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let client = t
+        .instrumentation()
+        .instrument_reqwest(reqwest::Client::new());
+    let res = client
+        .get(server.url("/get"))
+        .header("x-app-user", "alice")
+        .header("x-app-pin", "1234")
+        .header("x-other", "no")
+        .send()
+        .await
+        .unwrap();
+    res.bytes().await.unwrap();
+    let attrs = attrs(&t.single());
+    let arr = |v: &str| Value::Array(vec![opentelemetry::StringValue::from(v.to_owned())].into());
+    assert_eq!(attrs["http.request.header.x-app-user"], arr("alice"));
+    assert_eq!(attrs["http.request.header.x-app-pin"], arr("[REDACTED]"));
+    assert!(!attrs.contains_key("http.request.header.x-other"));
+    assert!(!attrs.contains_key("http.response.header.content-length"));
+}
+
+#[tokio::test]
+async fn capture_headers_false_overrides_the_header_env_vars() {
+    set_env(spanfire::ENV_CAPTURE_REQUEST, ".*");
+    let t = Telemetry::new();
+    let keys = one_post(&t, t.instrumentation().capture_headers(false)).await;
+    assert!(keys.is_empty(), "{keys:?}");
+}
