@@ -1,5 +1,5 @@
 //! Capture everything: `capture_all(true)` records request and response headers (sensitive
-//! values redacted) and, once body capture lands, the bodies too.
+//! values redacted) and both bodies: the request body as sent, the response body as read.
 //!
 //! Mirrors Logfire's `instrument_aiohttp_client(capture_all=True)`, against a local server:
 //!
@@ -20,10 +20,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let telemetry = spanfire::configure()
         .service_name("capture-all")
-        // Not needed for capturing: prints the captured headers under each console line.
+        // Not needed for capturing: prints the captured attributes under each console line.
         .with_span_processor(attributes::PrintAttributes::with_prefixes(&[
             "http.request.header.",
             "http.response.header.",
+            "http.request.body.",
+            "http.response.body.",
         ]))
         .finish()?;
     let client = HttpClientInstrumentation::new()

@@ -1,10 +1,9 @@
 //! Capture HTTP response bodies, like Logfire's
 //! `instrument_aiohttp_client(capture_response_body=True)`.
 //!
-//! spanfire has no `capture_response_body` setter yet: it arrives with body capture. Until
-//! then this example turns on `capture_all(true)`, which will include the response body once
-//! body capture lands (today it captures the headers). The body is recorded as it is read, so
-//! read it to the end.
+//! The body is recorded into `http.response.body.text` on the request span as the application
+//! reads it (`text()`, `json()`, `bytes()`, `chunk()`, `bytes_stream()` alike), at most 64 KiB
+//! by default (`body_capture_limit`).
 //!
 //! ```text
 //! cargo run -p spanfire --example capture_response_body
@@ -28,13 +27,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             "http.response.",
         ]))
         .finish()?;
-    // TODO: `.capture_response_body(true)` once body capture lands.
     let client = HttpClientInstrumentation::new()
-        .capture_all(true)
+        .capture_response_body(true)
         .instrument_reqwest(reqwest::Client::new());
 
     let response = client.get(format!("{base}/get?q=body")).send().await?;
-    // The body will be captured as it is read.
+    // The body is captured as it is read.
     let json: serde_json::Value = response.json().await?;
     println!("response args: {}", json["args"]);
 
