@@ -13,6 +13,9 @@
 //! that owns them. Console output is on by default.
 
 mod console;
+mod otlp;
+mod pipeline;
+mod scrub;
 
 use std::fmt;
 
@@ -23,6 +26,13 @@ use opentelemetry_sdk::trace::{SdkTracerProvider, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
 pub use console::ConsoleProcessor;
+pub use otlp::{ENV_LOGFIRE_BASE_URL, ENV_LOGFIRE_TOKEN};
+pub use scrub::{Scrubbing, DEFAULT_SCRUB_PATTERNS};
+
+use std::collections::HashMap;
+
+use opentelemetry_sdk::metrics::PeriodicReader;
+use opentelemetry_sdk::trace::BatchSpanProcessor;
 
 /// Starts configuring spanfire's pipeline; every setter is optional.
 pub fn configure() -> ConfigureBuilder {
@@ -30,12 +40,30 @@ pub fn configure() -> ConfigureBuilder {
 }
 
 /// Builder returned by [`configure()`].
-#[derive(Default)]
 pub struct ConfigureBuilder {
     service_name: Option<String>,
     console: Option<bool>,
     processors: Vec<Box<dyn SpanProcessor>>,
     install_globals: Option<bool>,
+    otlp_endpoint: Option<String>,
+    otlp_headers: HashMap<String, String>,
+    logfire_token: Option<String>,
+    scrubbing: Option<Scrubbing>,
+}
+
+impl Default for ConfigureBuilder {
+    fn default() -> Self {
+        ConfigureBuilder {
+            service_name: None,
+            console: None,
+            processors: Vec::new(),
+            install_globals: None,
+            otlp_endpoint: None,
+            otlp_headers: HashMap::new(),
+            logfire_token: None,
+            scrubbing: Some(Scrubbing::default()),
+        }
+    }
 }
 
 impl ConfigureBuilder {
@@ -49,9 +77,42 @@ impl ConfigureBuilder {
 
     /// Prints one line per span to stdout, Logfire-style (coloured on a TTY).
     ///
-    /// Default: on.
+    /// Default: on when no other destination (OTLP endpoint, Logfire token) is configured.
     pub fn console(mut self, on: bool) -> Self {
         self.console = Some(on);
+        self
+    }
+
+    /// Exports traces and metrics over OTLP/HTTP to this collector base URL (for example
+    /// `http://127.0.0.1:4318`; `/v1/traces` and `/v1/metrics` are appended).
+    ///
+    /// Default: the `OTEL_EXPORTER_OTLP_ENDPOINT` / `..._TRACES_ENDPOINT` env vars when set
+    /// (with `..._HEADERS`, `..._PROTOCOL`, `..._TIMEOUT`), else no OTLP export.
+    pub fn otlp_endpoint(mut self, base_url: impl Into<String>) -> Self {
+        self.otlp_endpoint = Some(base_url.into());
+        self
+    }
+
+    /// Adds a header to every OTLP export request of the collector destination.
+    pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.otlp_headers.insert(name.into(), value.into());
+        self
+    }
+
+    /// Sends to Pydantic Logfire with this write token (region taken from the token;
+    /// `LOGFIRE_BASE_URL` overrides the URL). HTTPS needs the `tls` feature.
+    ///
+    /// Default: the `LOGFIRE_TOKEN` env var, else not sent to Logfire.
+    pub fn logfire_token(mut self, token: impl Into<String>) -> Self {
+        self.logfire_token = Some(token.into());
+        self
+    }
+
+    /// Sets the scrubbing of exported attributes; `None` turns it off.
+    ///
+    /// Default: [`Scrubbing::default()`] (the [`DEFAULT_SCRUB_PATTERNS`]).
+    pub fn scrubbing(mut self, scrubbing: impl Into<Option<Scrubbing>>) -> Self {
+        self.scrubbing = scrubbing.into();
         self
     }
 
@@ -72,23 +133,42 @@ impl ConfigureBuilder {
     /// Builds the pipeline.
     ///
     /// # Errors
-    /// None is returned yet for this console-only pipeline; the `Result` leaves room for
-    /// configuration errors of exporters.
+    /// A configuration error for an unsupported `OTEL_EXPORTER_OTLP_PROTOCOL`, an HTTPS
+    /// destination without the `tls` feature, or an invalid scrubbing pattern; a telemetry
+    /// error when an exporter cannot be built.
     pub fn finish(self) -> Result<Telemetry, crate::Error> {
+        let env = |k: &str| std::env::var(k).ok();
+        let destinations = otlp::destinations(
+            self.otlp_endpoint.as_deref(),
+            &self.otlp_headers,
+            self.logfire_token.as_deref(),
+            env,
+        );
+        let protocol = otlp::protocol(env)?;
+        let scrubber = self.scrubbing.as_ref().map(Scrubbing::build).transpose()?;
         let mut resource = Resource::builder();
         if let Some(name) = self.service_name {
             resource = resource.with_service_name(name);
         }
         let resource = resource.build();
-        let mut tracer = SdkTracerProvider::builder().with_resource(resource.clone());
-        if self.console.unwrap_or(true) {
-            tracer = tracer.with_span_processor(ConsoleProcessor::stdout());
+
+        let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::new();
+        let mut meter = SdkMeterProvider::builder().with_resource(resource.clone());
+        for destination in &destinations {
+            let spans = destination.span_exporter(protocol)?;
+            processors.push(Box::new(BatchSpanProcessor::builder(spans).build()));
+            let metrics = destination.metric_exporter(protocol)?;
+            meter = meter.with_reader(PeriodicReader::builder(metrics).build());
         }
-        for processor in self.processors {
-            tracer = tracer.with_span_processor(BoxedProcessor(processor));
+        if self.console.unwrap_or(destinations.is_empty()) {
+            processors.push(Box::new(ConsoleProcessor::stdout()));
         }
-        let tracer_provider = tracer.build();
-        let meter_provider = SdkMeterProvider::builder().with_resource(resource).build();
+        processors.extend(self.processors);
+        let tracer_provider = SdkTracerProvider::builder()
+            .with_resource(resource)
+            .with_span_processor(pipeline::Pipeline::new(scrubber, processors))
+            .build();
+        let meter_provider = meter.build();
         if self.install_globals.unwrap_or(true) {
             opentelemetry::global::set_tracer_provider(tracer_provider.clone());
             opentelemetry::global::set_meter_provider(meter_provider.clone());
@@ -111,31 +191,10 @@ impl fmt::Debug for ConfigureBuilder {
             .field("service_name", &self.service_name)
             .field("console", &self.console)
             .field("processors", &self.processors.len())
+            .field("otlp_endpoint", &self.otlp_endpoint)
+            .field("logfire_token", &self.logfire_token.as_ref().map(|_| "<set>"))
+            .field("scrubbing", &self.scrubbing)
             .finish_non_exhaustive()
-    }
-}
-
-#[derive(Debug)]
-struct BoxedProcessor(Box<dyn SpanProcessor>);
-
-impl SpanProcessor for BoxedProcessor {
-    fn on_start(&self, span: &mut opentelemetry_sdk::trace::Span, cx: &opentelemetry::Context) {
-        self.0.on_start(span, cx)
-    }
-    fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
-        self.0.on_end(span)
-    }
-    fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        self.0.force_flush()
-    }
-    fn shutdown_with_timeout(
-        &self,
-        timeout: std::time::Duration,
-    ) -> opentelemetry_sdk::error::OTelSdkResult {
-        self.0.shutdown_with_timeout(timeout)
-    }
-    fn set_resource(&mut self, resource: &Resource) {
-        self.0.set_resource(resource)
     }
 }
 

@@ -1,0 +1,236 @@
+//! Scrubbing: the last stage before export, which removes secrets from every attribute.
+//!
+//! A value is replaced by `[Scrubbed due to '<what matched>']` — the marker names the part of
+//! the *key* that matched, never the value — when:
+//! - the attribute key matches a pattern (`http.request.header.x-api-key`, `db.password`);
+//! - a JSON key inside a body attribute (`http.request.body.text`, `http.response.body.text`,
+//!   `http.request.body.form`) matches (`{"password": "..."}`), also in truncated JSON;
+//! - a query key inside `url.full` matches (`?token=...`).
+//!
+//! Values already redacted at capture (`[REDACTED]`) are left as they are.
+//! `access-control-allow-credentials` and similar CORS headers are not secrets and are kept.
+
+use std::borrow::Cow;
+
+use opentelemetry::{KeyValue, StringValue, Value};
+use regex::{Regex, RegexBuilder};
+
+/// The default patterns (case-insensitive regular expressions, matched anywhere in a key).
+pub const DEFAULT_SCRUB_PATTERNS: &[&str] = &[
+    "password",
+    "passwd",
+    "mysql_pwd",
+    "secret",
+    "authorization",
+    "auth[_-]?token",
+    "api[._ -]?key",
+    "private[._ -]?key",
+    "session",
+    "cookie",
+    "csrf",
+    "xsrf",
+    "jwt",
+    "token",
+    "credit[._ -]?card",
+    "social[._ -]?security",
+    "ssn",
+    "credential",
+];
+
+/// Keys that match a pattern but are not secrets.
+const SAFE_KEYS: &[&str] = &["access-control-allow-credentials"];
+
+/// Scrubbing options for [`ConfigureBuilder::scrubbing`](crate::ConfigureBuilder::scrubbing).
+#[derive(Debug, Clone)]
+pub struct Scrubbing {
+    extra: Vec<String>,
+}
+
+impl Default for Scrubbing {
+    /// The default patterns only.
+    fn default() -> Self {
+        Scrubbing { extra: Vec::new() }
+    }
+}
+
+impl Scrubbing {
+    /// Adds patterns (case-insensitive regular expressions) to the defaults.
+    pub fn with_extra_patterns<I, S>(mut self, patterns: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.extra.extend(patterns.into_iter().map(Into::into));
+        self
+    }
+
+    pub(crate) fn build(&self) -> Result<Scrubber, crate::Error> {
+        let all: Vec<String> = DEFAULT_SCRUB_PATTERNS
+            .iter()
+            .map(|p| (*p).to_owned())
+            .chain(self.extra.iter().cloned())
+            .collect();
+        let keys = RegexBuilder::new(&all.join("|"))
+            .case_insensitive(true)
+            .build()
+            .map_err(|e| crate::Error::invalid_pattern("scrubbing patterns", e))?;
+        let json_pair = Regex::new(r#""((?:[^"\\]|\\.)*)"\s*:\s*("(?:[^"\\]|\\.)*"?|[^,}\]\s]+)"#)
+            .map_err(|e| crate::Error::invalid_pattern("scrubbing", e))?;
+        Ok(Scrubber { keys, json_pair })
+    }
+}
+
+/// The compiled scrubber.
+#[derive(Debug)]
+pub(crate) struct Scrubber {
+    keys: Regex,
+    json_pair: Regex,
+}
+
+impl Scrubber {
+    /// The matched part of `key`, if `key` names a secret.
+    fn secret_key<'k>(&self, key: &'k str) -> Option<&'k str> {
+        let last = key.rsplit('.').next().unwrap_or(key);
+        if SAFE_KEYS.iter().any(|s| s.eq_ignore_ascii_case(last)) {
+            return None;
+        }
+        self.keys.find(last).map(|m| m.as_str())
+    }
+
+    /// Scrubs every attribute in place.
+    pub(crate) fn scrub(&self, attributes: &mut [KeyValue]) {
+        for kv in attributes.iter_mut() {
+            if let Some(value) = self.scrub_one(kv.key.as_str(), &kv.value) {
+                kv.value = value;
+            }
+        }
+    }
+
+    fn scrub_one(&self, key: &str, value: &Value) -> Option<Value> {
+        if let Some(matched) = self.secret_key(key) {
+            return scrub_whole(value, matched);
+        }
+        let Value::String(text) = value else { return None };
+        let scrubbed = match key {
+            "url.full" => self.scrub_query(text.as_str()),
+            k if k.starts_with("http.request.body.") || k.starts_with("http.response.body.") => {
+                self.scrub_json(text.as_str())
+            }
+            _ => Cow::Borrowed(text.as_str()),
+        };
+        match scrubbed {
+            Cow::Owned(s) => Some(Value::String(s.into())),
+            Cow::Borrowed(_) => None,
+        }
+    }
+
+    fn scrub_json<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        self.json_pair.replace_all(text, |caps: &regex::Captures<'_>| {
+            match self.secret_key(&caps[1]) {
+                Some(matched) => format!("\"{}\":\"{}\"", &caps[1], marker(matched)),
+                None => caps[0].to_owned(),
+            }
+        })
+    }
+
+    fn scrub_query<'t>(&self, url: &'t str) -> Cow<'t, str> {
+        let Some((base, rest)) = url.split_once('?') else {
+            return Cow::Borrowed(url);
+        };
+        let (query, fragment) = match rest.split_once('#') {
+            Some((q, f)) => (q, Some(f)),
+            None => (rest, None),
+        };
+        let mut changed = false;
+        let pairs: Vec<String> = query
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, v)) if v != "REDACTED" => match self.secret_key(k) {
+                    Some(m) => {
+                        changed = true;
+                        format!("{k}={}", marker(m))
+                    }
+                    None => pair.to_owned(),
+                },
+                _ => pair.to_owned(),
+            })
+            .collect();
+        if !changed {
+            return Cow::Borrowed(url);
+        }
+        let mut out = format!("{base}?{}", pairs.join("&"));
+        if let Some(f) = fragment {
+            out.push('#');
+            out.push_str(f);
+        }
+        Cow::Owned(out)
+    }
+}
+
+fn marker(matched: &str) -> String {
+    format!("[Scrubbed due to '{matched}']")
+}
+
+fn scrub_whole(value: &Value, matched: &str) -> Option<Value> {
+    let redacted = crate::REDACTED_HEADER_VALUE;
+    match value {
+        Value::Array(opentelemetry::Array::String(items)) => {
+            if items.iter().all(|s| s.as_str() == redacted) {
+                return None;
+            }
+            let scrubbed: Vec<StringValue> = items.iter().map(|_| marker(matched).into()).collect();
+            Some(Value::Array(scrubbed.into()))
+        }
+        Value::String(s) if s.as_str() == redacted => None,
+        _ => Some(Value::String(marker(matched).into())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scrubbed(key: &'static str, value: Value) -> Value {
+        let mut attrs = [KeyValue::new(key, value)];
+        Scrubbing::default().build().unwrap().scrub(&mut attrs);
+        attrs[0].value.clone()
+    }
+
+    #[test]
+    fn secrets_are_scrubbed_and_never_echoed() {
+        let cases = [
+            ("db.password", "hunter2", "[Scrubbed due to 'password']"),
+            ("http.request.body.text", r#"{"user":"a","password":"hunter2"}"#, r#"{"user":"a","password":"[Scrubbed due to 'password']"}"#),
+            ("http.response.body.text", r#"{"api_key": 12345, "n": 1}"#, r#"{"api_key":"[Scrubbed due to 'api_key']", "n": 1}"#),
+            ("http.request.body.form", r#"{"token":"t0k","q":"x"}"#, r#"{"token":"[Scrubbed due to 'token']","q":"x"}"#),
+            ("http.response.body.text", r#"{"secret":"abc...[truncated]"#, r#"{"secret":"[Scrubbed due to 'secret']""#),
+            ("url.full", "http://h/p?token=s3&q=1#f", "http://h/p?token=[Scrubbed due to 'token']&q=1#f"),
+            ("url.full", "http://h/p?sig=REDACTED", "http://h/p?sig=REDACTED"),
+            ("http.response.body.text", "plain text", "plain text"),
+        ];
+        for (key, input, want) in cases {
+            assert_eq!(scrubbed(key, Value::from(input)), Value::from(want), "{key}: {input}");
+        }
+    }
+
+    #[test]
+    fn header_arrays_are_scrubbed_but_cors_is_kept() {
+        let arr = |v: &str| Value::Array(vec![StringValue::from(v.to_owned())].into());
+        let got = scrubbed("http.request.header.x-api-key", arr("k"));
+        assert_eq!(got, arr("[Scrubbed due to 'api-key']"));
+        let cors = "http.response.header.access-control-allow-credentials";
+        assert_eq!(scrubbed(cors, arr("true")), arr("true"));
+        let already = "http.request.header.authorization";
+        assert_eq!(scrubbed(already, arr("[REDACTED]")), arr("[REDACTED]"));
+    }
+
+    #[test]
+    fn extra_patterns_extend_and_bad_ones_are_errors() {
+        let s = Scrubbing::default().with_extra_patterns(["pin"]).build().unwrap();
+        let mut attrs = [KeyValue::new("app.pin", "1234")];
+        s.scrub(&mut attrs);
+        assert_eq!(attrs[0].value, Value::from("[Scrubbed due to 'pin']"));
+        let err = Scrubbing::default().with_extra_patterns(["("]).build().unwrap_err();
+        assert!(err.is_invalid_pattern());
+    }
+}
