@@ -192,7 +192,10 @@ impl fmt::Debug for ConfigureBuilder {
             .field("console", &self.console)
             .field("processors", &self.processors.len())
             .field("otlp_endpoint", &self.otlp_endpoint)
-            .field("logfire_token", &self.logfire_token.as_ref().map(|_| "<set>"))
+            .field(
+                "logfire_token",
+                &self.logfire_token.as_ref().map(|_| "<set>"),
+            )
             .field("scrubbing", &self.scrubbing)
             .finish_non_exhaustive()
     }

@@ -32,9 +32,12 @@ pub(crate) fn destinations(
     env: impl Fn(&str) -> Option<String>,
 ) -> Vec<Destination> {
     let mut out = Vec::new();
-    let env_endpoint = ["OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"]
-        .iter()
-        .any(|v| env(v).is_some_and(|s| !s.trim().is_empty()));
+    let env_endpoint = [
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    ]
+    .iter()
+    .any(|v| env(v).is_some_and(|s| !s.trim().is_empty()));
     if endpoint.is_some() || env_endpoint {
         let base = endpoint.map(|e| e.trim_end_matches('/').to_owned());
         out.push(Destination {
@@ -43,7 +46,9 @@ pub(crate) fn destinations(
             headers: headers.clone(),
         });
     }
-    let token = logfire_token.map(str::to_owned).or_else(|| env(ENV_LOGFIRE_TOKEN));
+    let token = logfire_token
+        .map(str::to_owned)
+        .or_else(|| env(ENV_LOGFIRE_TOKEN));
     if let Some(token) = token.filter(|t| !t.trim().is_empty()) {
         let base = env(ENV_LOGFIRE_BASE_URL).unwrap_or_else(|| logfire_base_url(&token).to_owned());
         let base = base.trim_end_matches('/');
@@ -67,7 +72,8 @@ pub(crate) fn logfire_base_url(token: &str) -> &'static str {
 
 /// The protocol from `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`.
 pub(crate) fn protocol(env: impl Fn(&str) -> Option<String>) -> Result<Protocol, crate::Error> {
-    let value = env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL"));
+    let value =
+        env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL"));
     match value.as_deref().map(str::trim) {
         None | Some("") | Some("http/protobuf") => Ok(Protocol::HttpBinary),
         Some("http/json") => Ok(Protocol::HttpJson),
@@ -79,9 +85,9 @@ pub(crate) fn protocol(env: impl Fn(&str) -> Option<String>) -> Result<Protocol,
 
 fn check_scheme(url: Option<&String>) -> Result<(), crate::Error> {
     match url {
-        Some(u) if u.starts_with("https://") && !cfg!(feature = "tls") => Err(crate::Error::config(
-            format!("{u} needs TLS: enable spanfire's `tls` feature"),
-        )),
+        Some(u) if u.starts_with("https://") && !cfg!(feature = "tls") => Err(
+            crate::Error::config(format!("{u} needs TLS: enable spanfire's `tls` feature")),
+        ),
         _ => Ok(()),
     }
 }
@@ -131,7 +137,12 @@ mod tests {
     use super::*;
 
     fn env_of(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
-        move |k| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| (*v).to_owned())
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| (*v).to_owned())
+        }
     }
 
     #[test]
@@ -141,30 +152,63 @@ mod tests {
 
     #[test]
     fn env_endpoint_is_left_to_the_exporter() {
-        let d = destinations(None, &HashMap::new(), None, env_of(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]));
+        let d = destinations(
+            None,
+            &HashMap::new(),
+            None,
+            env_of(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]),
+        );
         assert_eq!(d.len(), 1);
-        assert_eq!(d[0].traces, None, "opentelemetry-otlp appends /v1/traces itself");
+        assert_eq!(
+            d[0].traces, None,
+            "opentelemetry-otlp appends /v1/traces itself"
+        );
     }
 
     #[test]
     fn code_endpoint_gets_signal_paths() {
-        let d = destinations(Some("http://127.0.0.1:4318/"), &HashMap::new(), None, env_of(&[]));
-        assert_eq!(d[0].traces.as_deref(), Some("http://127.0.0.1:4318/v1/traces"));
-        assert_eq!(d[0].metrics.as_deref(), Some("http://127.0.0.1:4318/v1/metrics"));
+        let d = destinations(
+            Some("http://127.0.0.1:4318/"),
+            &HashMap::new(),
+            None,
+            env_of(&[]),
+        );
+        assert_eq!(
+            d[0].traces.as_deref(),
+            Some("http://127.0.0.1:4318/v1/traces")
+        );
+        assert_eq!(
+            d[0].metrics.as_deref(),
+            Some("http://127.0.0.1:4318/v1/metrics")
+        );
     }
 
     #[test]
     fn logfire_region_comes_from_the_token_and_base_url_overrides() {
-        let d = destinations(None, &HashMap::new(), None, env_of(&[("LOGFIRE_TOKEN", "pylf_v1_eu_abc")]));
-        assert_eq!(d[0].traces.as_deref(), Some("https://logfire-eu.pydantic.dev/v1/traces"));
+        let d = destinations(
+            None,
+            &HashMap::new(),
+            None,
+            env_of(&[("LOGFIRE_TOKEN", "pylf_v1_eu_abc")]),
+        );
+        assert_eq!(
+            d[0].traces.as_deref(),
+            Some("https://logfire-eu.pydantic.dev/v1/traces")
+        );
         assert_eq!(d[0].headers["Authorization"], "pylf_v1_eu_abc");
         let d = destinations(
             None,
             &HashMap::new(),
             None,
-            env_of(&[("LOGFIRE_TOKEN", "pylf_v1_us_x"), ("LOGFIRE_BASE_URL", "http://127.0.0.1:9/")]),
+            env_of(&[
+                ("LOGFIRE_TOKEN", "pylf_v1_us_x"),
+                ("LOGFIRE_BASE_URL", "http://127.0.0.1:9/"),
+            ]),
         );
-        assert_eq!(d[0].metrics.as_deref(), Some("http://127.0.0.1:9/v1/metrics"));
+        assert_eq!(
+            d[0].metrics.as_deref(),
+            Some("http://127.0.0.1:9/v1/metrics")
+        );
         assert_eq!(logfire_base_url("weird"), "https://logfire-us.pydantic.dev");
     }
 

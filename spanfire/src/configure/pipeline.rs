@@ -18,12 +18,22 @@ pub(crate) struct Pipeline {
 
 impl Pipeline {
     pub(crate) fn new(scrubber: Option<Scrubber>, processors: Vec<Box<dyn SpanProcessor>>) -> Self {
-        Pipeline { scrubber, processors }
+        Pipeline {
+            scrubber,
+            processors,
+        }
     }
 
     /// Runs `f` on every processor and returns the first error, after running all of them.
     fn each(&self, f: impl Fn(&dyn SpanProcessor) -> OTelSdkResult) -> OTelSdkResult {
-        self.processors.iter().map(|p| f(p.as_ref())).fold(Ok(()), |acc, r| acc.and(r))
+        let mut first = Ok(());
+        for p in &self.processors {
+            let result = f(p.as_ref());
+            if first.is_ok() {
+                first = result;
+            }
+        }
+        first
     }
 }
 
@@ -38,7 +48,9 @@ impl SpanProcessor for Pipeline {
         if let Some(scrubber) = &self.scrubber {
             scrubber.scrub(&mut span.attributes);
         }
-        let Some((last, rest)) = self.processors.split_last() else { return };
+        let Some((last, rest)) = self.processors.split_last() else {
+            return;
+        };
         for p in rest {
             p.on_end(span.clone());
         }

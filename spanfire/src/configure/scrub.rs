@@ -5,7 +5,7 @@
 //! - the attribute key matches a pattern (`http.request.header.x-api-key`, `db.password`);
 //! - a JSON key inside a body attribute (`http.request.body.text`, `http.response.body.text`,
 //!   `http.request.body.form`) matches (`{"password": "..."}`), also in truncated JSON;
-//! - a query key inside `url.full` matches (`?token=...`).
+//! - a query key inside `url.full`, or a key of url-encoded body text, matches (`token=...`).
 //!
 //! Values already redacted at capture (`[REDACTED]`) are left as they are.
 //! `access-control-allow-credentials` and similar CORS headers are not secrets and are kept.
@@ -110,11 +110,13 @@ impl Scrubber {
         if let Some(matched) = self.secret_key(key) {
             return scrub_whole(value, matched);
         }
-        let Value::String(text) = value else { return None };
+        let Value::String(text) = value else {
+            return None;
+        };
         let scrubbed = match key {
             "url.full" => self.scrub_query(text.as_str()),
             k if k.starts_with("http.request.body.") || k.starts_with("http.response.body.") => {
-                self.scrub_json(text.as_str())
+                self.scrub_body(text.as_str())
             }
             _ => Cow::Borrowed(text.as_str()),
         };
@@ -125,12 +127,13 @@ impl Scrubber {
     }
 
     fn scrub_json<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        self.json_pair.replace_all(text, |caps: &regex::Captures<'_>| {
-            match self.secret_key(&caps[1]) {
-                Some(matched) => format!("\"{}\":\"{}\"", &caps[1], marker(matched)),
-                None => caps[0].to_owned(),
-            }
-        })
+        self.json_pair
+            .replace_all(text, |caps: &regex::Captures<'_>| {
+                match self.secret_key(&caps[1]) {
+                    Some(matched) => format!("\"{}\":\"{}\"", &caps[1], marker(matched)),
+                    None => caps[0].to_owned(),
+                }
+            })
     }
 
     fn scrub_query<'t>(&self, url: &'t str) -> Cow<'t, str> {
@@ -141,29 +144,53 @@ impl Scrubber {
             Some((q, f)) => (q, Some(f)),
             None => (rest, None),
         };
-        let mut changed = false;
-        let pairs: Vec<String> = query
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, v)) if v != "REDACTED" => match self.secret_key(k) {
-                    Some(m) => {
-                        changed = true;
-                        format!("{k}={}", marker(m))
-                    }
-                    None => pair.to_owned(),
-                },
-                _ => pair.to_owned(),
-            })
-            .collect();
-        if !changed {
+        let Cow::Owned(query) = self.scrub_pairs(query) else {
             return Cow::Borrowed(url);
-        }
-        let mut out = format!("{base}?{}", pairs.join("&"));
+        };
+        let mut out = format!("{base}?{query}");
         if let Some(f) = fragment {
             out.push('#');
             out.push_str(f);
         }
         Cow::Owned(out)
+    }
+
+    /// Scrubs the values of secret keys in `k=v&k2=v2` text (queries, url-encoded bodies).
+    fn scrub_pairs<'t>(&self, pairs: &'t str) -> Cow<'t, str> {
+        let mut changed = false;
+        let scrubbed: Vec<Cow<'t, str>> = pairs
+            .split('&')
+            .map(|pair| match pair.split_once('=') {
+                Some((k, v)) if v != "REDACTED" => match self.secret_key(k) {
+                    Some(m) => {
+                        changed = true;
+                        Cow::Owned(format!("{k}={}", marker(m)))
+                    }
+                    None => Cow::Borrowed(pair),
+                },
+                _ => Cow::Borrowed(pair),
+            })
+            .collect();
+        if changed {
+            Cow::Owned(scrubbed.join("&"))
+        } else {
+            Cow::Borrowed(pairs)
+        }
+    }
+
+    /// Body text: JSON pairs anywhere, and the whole text when it is url-encoded.
+    fn scrub_body<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let json = self.scrub_json(text);
+        let form_like = text.contains('=')
+            && !text.contains(char::is_whitespace)
+            && !text.starts_with(['{', '[']);
+        if !form_like {
+            return json;
+        }
+        match self.scrub_pairs(&json) {
+            Cow::Owned(s) => Cow::Owned(s),
+            Cow::Borrowed(_) => json,
+        }
     }
 }
 
@@ -200,16 +227,49 @@ mod tests {
     fn secrets_are_scrubbed_and_never_echoed() {
         let cases = [
             ("db.password", "hunter2", "[Scrubbed due to 'password']"),
-            ("http.request.body.text", r#"{"user":"a","password":"hunter2"}"#, r#"{"user":"a","password":"[Scrubbed due to 'password']"}"#),
-            ("http.response.body.text", r#"{"api_key": 12345, "n": 1}"#, r#"{"api_key":"[Scrubbed due to 'api_key']", "n": 1}"#),
-            ("http.request.body.form", r#"{"token":"t0k","q":"x"}"#, r#"{"token":"[Scrubbed due to 'token']","q":"x"}"#),
-            ("http.response.body.text", r#"{"secret":"abc...[truncated]"#, r#"{"secret":"[Scrubbed due to 'secret']""#),
-            ("url.full", "http://h/p?token=s3&q=1#f", "http://h/p?token=[Scrubbed due to 'token']&q=1#f"),
-            ("url.full", "http://h/p?sig=REDACTED", "http://h/p?sig=REDACTED"),
+            (
+                "http.request.body.text",
+                r#"{"user":"a","password":"hunter2"}"#,
+                r#"{"user":"a","password":"[Scrubbed due to 'password']"}"#,
+            ),
+            (
+                "http.response.body.text",
+                r#"{"api_key": 12345, "n": 1}"#,
+                r#"{"api_key":"[Scrubbed due to 'api_key']", "n": 1}"#,
+            ),
+            (
+                "http.request.body.form",
+                r#"{"token":"t0k","q":"x"}"#,
+                r#"{"token":"[Scrubbed due to 'token']","q":"x"}"#,
+            ),
+            (
+                "http.response.body.text",
+                r#"{"secret":"abc...[truncated]"#,
+                r#"{"secret":"[Scrubbed due to 'secret']""#,
+            ),
+            (
+                "url.full",
+                "http://h/p?token=s3&q=1#f",
+                "http://h/p?token=[Scrubbed due to 'token']&q=1#f",
+            ),
+            (
+                "url.full",
+                "http://h/p?sig=REDACTED",
+                "http://h/p?sig=REDACTED",
+            ),
             ("http.response.body.text", "plain text", "plain text"),
+            (
+                "http.response.body.text",
+                "token=t0k&q=x",
+                "token=[Scrubbed due to 'token']&q=x",
+            ),
         ];
         for (key, input, want) in cases {
-            assert_eq!(scrubbed(key, Value::from(input)), Value::from(want), "{key}: {input}");
+            assert_eq!(
+                scrubbed(key, Value::from(input)),
+                Value::from(want),
+                "{key}: {input}"
+            );
         }
     }
 
@@ -226,11 +286,17 @@ mod tests {
 
     #[test]
     fn extra_patterns_extend_and_bad_ones_are_errors() {
-        let s = Scrubbing::default().with_extra_patterns(["pin"]).build().unwrap();
+        let s = Scrubbing::default()
+            .with_extra_patterns(["pin"])
+            .build()
+            .unwrap();
         let mut attrs = [KeyValue::new("app.pin", "1234")];
         s.scrub(&mut attrs);
         assert_eq!(attrs[0].value, Value::from("[Scrubbed due to 'pin']"));
-        let err = Scrubbing::default().with_extra_patterns(["("]).build().unwrap_err();
+        let err = Scrubbing::default()
+            .with_extra_patterns(["("])
+            .build()
+            .unwrap_err();
         assert!(err.is_invalid_pattern());
     }
 }

@@ -2,5 +2,8 @@
 
 mod support;
 
+mod body_props;
+mod collector;
+mod httpbin;
 mod options;
 mod reqwest_client;

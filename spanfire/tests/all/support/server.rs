@@ -17,7 +17,7 @@ type Body = BoxBody<Bytes, Infallible>;
 /// A running test server; dropped with the test's runtime.
 pub struct TestServer {
     pub addr: SocketAddr,
-    received: Arc<Mutex<Vec<HeaderMap>>>,
+    received: Arc<Mutex<Vec<(String, HeaderMap)>>>,
 }
 
 impl TestServer {
@@ -53,6 +53,16 @@ impl TestServer {
 
     /// The headers of every request received so far, in order.
     pub fn received(&self) -> Vec<HeaderMap> {
+        self.received
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, h)| h.clone())
+            .collect()
+    }
+
+    /// `METHOD /path` and headers of every request received so far, in order.
+    pub fn received_requests(&self) -> Vec<(String, HeaderMap)> {
         self.received.lock().unwrap().clone()
     }
 }
@@ -63,8 +73,12 @@ fn full(status: u16, body: impl Into<Bytes>) -> Response<Body> {
     res
 }
 
-async fn route(req: Request<Incoming>, seen: Arc<Mutex<Vec<HeaderMap>>>) -> Response<Body> {
-    seen.lock().unwrap().push(req.headers().clone());
+async fn route(
+    req: Request<Incoming>,
+    seen: Arc<Mutex<Vec<(String, HeaderMap)>>>,
+) -> Response<Body> {
+    let line = format!("{} {}", req.method(), req.uri().path());
+    seen.lock().unwrap().push((line, req.headers().clone()));
     let path = req.uri().path().to_owned();
     let query = req.uri().query().unwrap_or("").to_owned();
     let segments: Vec<&str> = path.trim_start_matches('/').split('/').collect();
@@ -96,6 +110,7 @@ async fn route(req: Request<Incoming>, seen: Arc<Mutex<Vec<HeaderMap>>>) -> Resp
             full(200, "late")
         }
         "stream" => stream(number(1), number(2)),
+        "v1" => full(200, ""),
         _ => full(404, "no such route"),
     }
 }
