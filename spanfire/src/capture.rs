@@ -78,6 +78,7 @@ pub(crate) struct BodyCapture {
     limit: usize,
     total: u64,
     payload: Payload,
+    incomplete: bool,
 }
 
 impl BodyCapture {
@@ -87,6 +88,7 @@ impl BodyCapture {
             limit,
             total: 0,
             payload,
+            incomplete: false,
         }
     }
 
@@ -124,8 +126,14 @@ impl BodyCapture {
         self.payload
     }
 
+    /// Marks the body as not read (or sent) to its end: the text then ends with the marker,
+    /// and a body of which nothing was seen records no text at all.
+    pub(crate) fn mark_incomplete(&mut self) {
+        self.incomplete = true;
+    }
+
     fn truncated(&self) -> bool {
-        self.total > self.kept.len() as u64
+        self.incomplete || self.total > self.kept.len() as u64
     }
 
     /// The kept bytes decoded as text, cut on a character boundary and marked when truncated;
@@ -136,6 +144,9 @@ impl BodyCapture {
             Payload::Form => encoding_rs::UTF_8,
             Payload::Opaque => return None,
         };
+        if self.incomplete && self.total == 0 {
+            return None;
+        }
         let mut text = decode(encoding, &self.kept, self.truncated())?;
         if self.truncated() {
             text.push_str(TRUNCATION_MARKER);
@@ -250,6 +261,16 @@ mod tests {
             &[b"\x82\xa0\x82\xa2"],
         );
         assert_eq!(c.text().unwrap(), format!("あ{TRUNCATION_MARKER}"));
+    }
+
+    #[test]
+    fn incomplete_bodies_are_marked_and_empty_ones_record_nothing() {
+        let mut c = capture(None, 100, &[b"half"]);
+        c.mark_incomplete();
+        assert_eq!(c.text().unwrap(), format!("half{TRUNCATION_MARKER}"));
+        let mut c = capture(None, 100, &[]);
+        c.mark_incomplete();
+        assert_eq!(c.text(), None);
     }
 
     #[test]

@@ -302,8 +302,13 @@ impl State {
     fn end(mut self, ending: Ending<'_>) {
         let elapsed = self.started.elapsed();
         let span = self.cx.span();
-        if let Some(text) = self.response_capture.as_ref().and_then(BodyCapture::text) {
-            span.set_attribute(KeyValue::new(RESPONSE_BODY_TEXT, text));
+        if let Some(capture) = &mut self.response_capture {
+            if !matches!(ending, Ending::Complete) {
+                capture.mark_incomplete();
+            }
+            if let Some(text) = capture.text() {
+                span.set_attribute(KeyValue::new(RESPONSE_BODY_TEXT, text));
+            }
         }
         match ending {
             Ending::Complete if self.head_received && self.recording => {

@@ -21,15 +21,20 @@ pin_project_lite::pin_project! {
     }
 }
 
-/// Records the capture on the span exactly once: at the end of the stream, or on drop.
+/// Records the capture on the span exactly once: at the end of the stream, or on drop (then
+/// marked incomplete, since the body was not sent to its end).
 #[derive(Debug)]
 struct Recorder {
     capture: BodyCapture,
     cx: opentelemetry::Context,
+    complete: bool,
 }
 
 impl Drop for Recorder {
     fn drop(&mut self) {
+        if !self.complete {
+            self.capture.mark_incomplete();
+        }
         crate::span::record_request_body(&self.cx.span(), &self.capture);
     }
 }
@@ -38,7 +43,11 @@ impl<B: Body> TeeBody<B> {
     pub(crate) fn new(inner: B, capture: BodyCapture, cx: opentelemetry::Context) -> Self {
         TeeBody {
             inner,
-            recorder: Some(Recorder { capture, cx }),
+            recorder: Some(Recorder {
+                capture,
+                cx,
+                complete: false,
+            }),
         }
     }
 }
@@ -58,8 +67,11 @@ impl<B: Body> Body for TeeBody<B> {
                 recorder.capture.push_buf(data);
             }
         }
-        if !matches!(polled, Some(Ok(_))) || this.inner.is_end_stream() {
-            this.recorder.take();
+        let ended = polled.is_none() || this.inner.is_end_stream();
+        if ended || matches!(polled, Some(Err(_))) {
+            if let Some(mut recorder) = this.recorder.take() {
+                recorder.complete = ended;
+            }
         }
         Poll::Ready(polled)
     }
