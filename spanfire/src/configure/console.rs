@@ -202,6 +202,77 @@ mod tests {
         }
     }
 
+    fn span(name: &'static str, attrs: Vec<opentelemetry::KeyValue>, status: Status) -> SpanData {
+        use opentelemetry::trace::{SpanContext, SpanKind, TraceFlags, TraceState};
+        use opentelemetry::InstrumentationScope;
+        let start = UNIX_EPOCH + Duration::from_millis(51_023_123);
+        SpanData {
+            span_context: SpanContext::new(
+                opentelemetry::trace::TraceId::from(1),
+                SpanId::from(2),
+                TraceFlags::SAMPLED,
+                false,
+                TraceState::default(),
+            ),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Client,
+            name: name.into(),
+            start_time: start,
+            end_time: start + Duration::from_micros(2_149),
+            attributes: attrs,
+            dropped_attributes_count: 0,
+            events: Default::default(),
+            links: Default::default(),
+            status,
+            instrumentation_scope: InstrumentationScope::builder("spanfire").build(),
+        }
+    }
+
+    #[test]
+    fn rendered_lines_snapshot() {
+        use opentelemetry::KeyValue;
+        let ok = span(
+            "GET",
+            vec![
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new("url.full", "http://127.0.0.1:8080/get?q=a%20b"),
+                KeyValue::new("http.response.status_code", 200),
+            ],
+            Status::Unset,
+        );
+        assert_eq!(
+            render_line(&ok, 0, false),
+            "14:10:23.123 GET 127.0.0.1/get ? q='a b' · 200 · 2.1ms"
+        );
+        let failed = span(
+            "POST",
+            vec![
+                KeyValue::new("http.request.method", "POST"),
+                KeyValue::new("url.full", "http://h/p"),
+                KeyValue::new("error.type", "connect"),
+            ],
+            Status::error("refused"),
+        );
+        assert_eq!(
+            render_line(&failed, 1, false),
+            "14:10:23.123   POST h/p · error: connect · 2.1ms"
+        );
+        assert_eq!(
+            render_line(&failed, 0, true),
+            "\x1b[2m14:10:23.123\x1b[0m \x1b[31mPOST h/p\x1b[0m \x1b[2m· error: connect · 2.1ms\x1b[0m"
+        );
+        let plain = span(
+            "checkout",
+            vec![KeyValue::new(crate::CANCELLED_ATTRIBUTE, true)],
+            Status::Unset,
+        );
+        assert_eq!(
+            render_line(&plain, 2, false),
+            "14:10:23.123     checkout · cancelled · 2.1ms"
+        );
+    }
+
     #[test]
     fn clock_and_duration_format() {
         let t = UNIX_EPOCH + Duration::from_millis(3_723_004);
