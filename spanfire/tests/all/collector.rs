@@ -51,6 +51,13 @@ fn received(file: &PathBuf, service: &str, done: impl Fn(&[Json]) -> bool) -> Ve
     }
 }
 
+/// An instrumentation that uses the providers of `telemetry` (not the globals).
+fn instrumented(telemetry: &spanfire::Telemetry) -> spanfire::HttpClientInstrumentation {
+    spanfire::HttpClientInstrumentation::new()
+        .tracer_provider(telemetry.tracer_provider().clone())
+        .meter_provider(telemetry.meter_provider().clone())
+}
+
 const SECRETS: [&str; 6] = [
     "tok-S1",
     "S2-apikey",
@@ -73,9 +80,7 @@ async fn spans_and_metrics_reach_the_collector_scrubbed_with_types() {
         .install_globals(false)
         .finish()
         .unwrap();
-    let client = spanfire::HttpClientInstrumentation::new()
-        .tracer_provider(telemetry.tracer_provider().clone())
-        .meter_provider(telemetry.meter_provider().clone())
+    let client = instrumented(&telemetry)
         .capture_all(true)
         .instrument_reqwest(reqwest::Client::new());
     client
@@ -167,10 +172,7 @@ async fn absent_collector_never_fails_the_application() {
         .install_globals(false)
         .finish()
         .unwrap();
-    let client = spanfire::HttpClientInstrumentation::new()
-        .tracer_provider(telemetry.tracer_provider().clone())
-        .meter_provider(telemetry.meter_provider().clone())
-        .instrument_reqwest(reqwest::Client::new());
+    let client = instrumented(&telemetry).instrument_reqwest(reqwest::Client::new());
     for _ in 0..20 {
         let res = client.get(server.url("/get")).send().await.unwrap();
         assert_eq!(res.status(), 200);
@@ -195,10 +197,7 @@ async fn logfire_destination_posts_to_v1_with_the_token() {
         .install_globals(false)
         .finish()
         .unwrap();
-    let client = spanfire::HttpClientInstrumentation::new()
-        .tracer_provider(telemetry.tracer_provider().clone())
-        .meter_provider(telemetry.meter_provider().clone())
-        .instrument_reqwest(reqwest::Client::new());
+    let client = instrumented(&telemetry).instrument_reqwest(reqwest::Client::new());
     client
         .get(app.url("/get"))
         .send()
