@@ -84,8 +84,8 @@ pub use tee::TeeBody;
 
 #[cfg(feature = "configure")]
 pub use configure::{
-    configure, ConfigureBuilder, ConsoleProcessor, Scrubbing, Telemetry, DEFAULT_SCRUB_PATTERNS,
-    ENV_LOGFIRE_BASE_URL, ENV_LOGFIRE_TOKEN,
+    configure, ConfigureBuilder, ConsoleProcessor, ExportStats, OtlpProtocol, Scrubbing, Telemetry,
+    DEFAULT_SCRUB_PATTERNS, ENV_LOGFIRE_BASE_URL, ENV_LOGFIRE_TOKEN,
 };
 #[cfg(feature = "reqwest")]
 pub use reqwest::instrument_reqwest_client;

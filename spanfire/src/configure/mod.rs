@@ -13,6 +13,7 @@
 //! that owns them. Console output is on by default.
 
 mod console;
+mod export;
 mod otlp;
 mod pipeline;
 mod scrub;
@@ -26,12 +27,19 @@ use opentelemetry_sdk::trace::{SdkTracerProvider, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
 pub use console::ConsoleProcessor;
-pub use otlp::{ENV_LOGFIRE_BASE_URL, ENV_LOGFIRE_TOKEN};
+pub use otlp::{OtlpProtocol, ENV_LOGFIRE_BASE_URL, ENV_LOGFIRE_TOKEN};
 pub use scrub::{Scrubbing, DEFAULT_SCRUB_PATTERNS};
 
 use std::collections::HashMap;
 
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::PeriodicReader;
+
+pub use export::ExportStats;
+use export::{CountingProcessor, CountingSpanExporter, DrivenMetricExporter, Driver, Stats};
 use opentelemetry_sdk::trace::BatchSpanProcessor;
 
 /// Starts configuring spanfire's pipeline; every setter is optional.
@@ -49,6 +57,7 @@ pub struct ConfigureBuilder {
     otlp_headers: HashMap<String, String>,
     logfire_token: Option<String>,
     scrubbing: Option<Scrubbing>,
+    protocol: Option<OtlpProtocol>,
 }
 
 impl Default for ConfigureBuilder {
@@ -62,6 +71,7 @@ impl Default for ConfigureBuilder {
             otlp_headers: HashMap::new(),
             logfire_token: None,
             scrubbing: Some(Scrubbing::default()),
+            protocol: None,
         }
     }
 }
@@ -90,6 +100,16 @@ impl ConfigureBuilder {
     /// (with `..._HEADERS`, `..._PROTOCOL`, `..._TIMEOUT`), else no OTLP export.
     pub fn otlp_endpoint(mut self, base_url: impl Into<String>) -> Self {
         self.otlp_endpoint = Some(base_url.into());
+        self
+    }
+
+    /// Sets the OTLP protocol of the collector destination; with [`OtlpProtocol::Grpc`]
+    /// (feature `grpc`) the endpoint is the gRPC address, e.g. `http://127.0.0.1:4317`.
+    /// Logfire always gets OTLP/HTTP.
+    ///
+    /// Default: `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`, else HTTP/protobuf.
+    pub fn otlp_protocol(mut self, protocol: OtlpProtocol) -> Self {
+        self.protocol = Some(protocol);
         self
     }
 
@@ -144,20 +164,35 @@ impl ConfigureBuilder {
             self.logfire_token.as_deref(),
             env,
         );
-        let protocol = otlp::protocol(env)?;
+        let protocol = otlp::protocol(self.protocol, env)?;
         let scrubber = self.scrubbing.as_ref().map(Scrubbing::build).transpose()?;
         let mut resource = Resource::builder();
         if let Some(name) = self.service_name {
             resource = resource.with_service_name(name);
         }
         let resource = resource.build();
+        let runtime = ExportRuntime::for_protocol(protocol, !destinations.is_empty())?;
+        let stats = Arc::new(Stats::default());
 
         let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::new();
         let mut meter = SdkMeterProvider::builder().with_resource(resource.clone());
         for destination in &destinations {
-            let spans = destination.span_exporter(protocol)?;
-            processors.push(Box::new(BatchSpanProcessor::builder(spans).build()));
-            let metrics = destination.metric_exporter(protocol)?;
+            let protocol = destination.protocol(protocol);
+            let driver = runtime.driver(protocol);
+            let _entered = runtime.enter();
+            let spans = CountingSpanExporter {
+                inner: destination.span_exporter(protocol)?,
+                stats: Arc::clone(&stats),
+                driver: driver.clone(),
+            };
+            processors.push(Box::new(CountingProcessor {
+                inner: BatchSpanProcessor::builder(spans).build(),
+                stats: Arc::clone(&stats),
+            }));
+            let metrics = DrivenMetricExporter {
+                inner: destination.metric_exporter(protocol)?,
+                driver,
+            };
             meter = meter.with_reader(PeriodicReader::builder(metrics).build());
         }
         if self.console.unwrap_or(destinations.is_empty()) {
@@ -169,6 +204,9 @@ impl ConfigureBuilder {
             .with_span_processor(pipeline::Pipeline::new(scrubber, processors))
             .build();
         let meter_provider = meter.build();
+        if !destinations.is_empty() {
+            observe_export_stats(&meter_provider, &stats);
+        }
         if self.install_globals.unwrap_or(true) {
             opentelemetry::global::set_tracer_provider(tracer_provider.clone());
             opentelemetry::global::set_meter_provider(meter_provider.clone());
@@ -180,6 +218,8 @@ impl ConfigureBuilder {
         Ok(Telemetry {
             tracer_provider,
             meter_provider,
+            stats,
+            runtime,
             shut_down: false,
         })
     }
@@ -209,7 +249,85 @@ impl fmt::Debug for ConfigureBuilder {
 pub struct Telemetry {
     tracer_provider: SdkTracerProvider,
     meter_provider: SdkMeterProvider,
+    stats: Arc<Stats>,
+    runtime: ExportRuntime,
     shut_down: bool,
+}
+
+/// `spanfire.export.spans{outcome=offered|exported|failed}`: what the export pipeline did.
+fn observe_export_stats(provider: &SdkMeterProvider, stats: &Arc<Stats>) {
+    let stats = Arc::clone(stats);
+    provider
+        .meter_with_scope(crate::instrumentation::scope())
+        .u64_observable_counter("spanfire.export.spans")
+        .with_description("Spans handed to OTLP exporters, by outcome.")
+        .with_callback(move |observer| {
+            for (outcome, counter) in [
+                ("offered", &stats.offered),
+                ("exported", &stats.exported),
+                ("failed", &stats.failed),
+            ] {
+                let value = counter.load(Ordering::Relaxed);
+                observer.observe(value, &[opentelemetry::KeyValue::new("outcome", outcome)]);
+            }
+        })
+        .build();
+}
+
+#[cfg(feature = "grpc")]
+type Entered<'a> = tokio::runtime::EnterGuard<'a>;
+#[cfg(not(feature = "grpc"))]
+type Entered<'a> = std::marker::PhantomData<&'a ()>;
+
+/// The small runtime gRPC exports run on (nothing without the `grpc` feature).
+#[derive(Debug, Default)]
+struct ExportRuntime {
+    #[cfg(feature = "grpc")]
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl ExportRuntime {
+    #[allow(unused_variables)]
+    fn for_protocol(protocol: OtlpProtocol, needed: bool) -> Result<Self, crate::Error> {
+        #[cfg(feature = "grpc")]
+        if needed && protocol == OtlpProtocol::Grpc {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .thread_name("spanfire-export")
+                .enable_all()
+                .build()
+                .map_err(|e| crate::Error::telemetry("starting the gRPC export runtime", e))?;
+            return Ok(ExportRuntime {
+                runtime: Some(runtime),
+            });
+        }
+        Ok(ExportRuntime::default())
+    }
+
+    #[allow(unused_variables)]
+    fn driver(&self, protocol: OtlpProtocol) -> Driver {
+        #[cfg(feature = "grpc")]
+        if let (Some(rt), OtlpProtocol::Grpc) = (&self.runtime, protocol) {
+            return Driver::Runtime(rt.handle().clone());
+        }
+        Driver::Inline
+    }
+
+    /// Enters the runtime (tonic clients must be built inside one).
+    fn enter(&self) -> Option<Entered<'_>> {
+        #[cfg(feature = "grpc")]
+        return self.runtime.as_ref().map(|rt| rt.enter());
+        #[cfg(not(feature = "grpc"))]
+        None
+    }
+
+    /// Stops the runtime without blocking (allowed inside an async context).
+    fn stop(&mut self) {
+        #[cfg(feature = "grpc")]
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl Telemetry {
@@ -229,8 +347,29 @@ impl Telemetry {
     /// When the tracer or meter provider failed to flush or shut down.
     pub fn shutdown(mut self) -> Result<(), crate::Error> {
         self.shut_down = true;
+        self.shutdown_pipeline()
+    }
+
+    /// The span export counters: how many spans OTLP exporters were given, delivered, and
+    /// lost (dropped from a full queue or in a failed export). The handle stays valid after
+    /// [`Telemetry::shutdown`], when the counts are exact. Losses are also reported on stderr at
+    /// shutdown, and all counts as the `spanfire.export.spans` metric (`outcome` = `offered`,
+    /// `exported`, `failed`).
+    pub fn export_stats(&self) -> ExportStats {
+        ExportStats(Arc::clone(&self.stats))
+    }
+
+    fn shutdown_pipeline(&mut self) -> Result<(), crate::Error> {
         let traces = self.tracer_provider.shutdown();
         let metrics = self.meter_provider.shutdown();
+        self.runtime.stop();
+        let lost = self.stats.not_exported();
+        if lost > 0 {
+            let offered = self.stats.offered.load(Ordering::Relaxed);
+            eprintln!(
+                "spanfire: {lost} of {offered} spans were not exported (export queue full or export failed)"
+            );
+        }
         traces.map_err(|e| crate::Error::telemetry("shutting down traces", e))?;
         metrics.map_err(|e| crate::Error::telemetry("shutting down metrics", e))
     }
@@ -239,8 +378,7 @@ impl Telemetry {
 impl Drop for Telemetry {
     fn drop(&mut self) {
         if !self.shut_down {
-            let _ = self.tracer_provider.shutdown();
-            let _ = self.meter_provider.shutdown();
+            let _ = self.shutdown_pipeline();
         }
     }
 }

@@ -1,10 +1,11 @@
-//! OTLP destinations: a collector (code or `OTEL_EXPORTER_OTLP_*` env vars) and Pydantic
-//! Logfire (`LOGFIRE_TOKEN`), each exporting traces and metrics over OTLP/HTTP.
+//! OTLP destinations: a collector (code or `OTEL_EXPORTER_OTLP_*` env vars; HTTP/protobuf,
+//! HTTP/JSON or, with the `grpc` feature, gRPC) and Pydantic Logfire (`LOGFIRE_TOKEN`, always
+//! OTLP/HTTP), each exporting traces and metrics.
 //!
-//! Exports run on the SDK's own threads (batch span processor, periodic metric reader) with a
-//! blocking HTTP client built on a thread of its own, so no async runtime is needed and none
-//! can be missing ("no reactor running" cannot happen). Exporter traffic uses its own HTTP
-//! client, never an instrumented one, inside a telemetry-suppressed context.
+//! Exports run on the SDK's own threads (batch span processor, periodic metric reader): HTTP
+//! with a blocking client built on a thread of its own, gRPC through spanfire's own runtime (see
+//! `export.rs`), so "no reactor running" cannot happen. Exporter traffic uses its own client,
+//! never an instrumented one, inside a telemetry-suppressed context.
 
 use std::collections::HashMap;
 
@@ -22,6 +23,8 @@ pub(crate) struct Destination {
     pub(crate) traces: Option<String>,
     pub(crate) metrics: Option<String>,
     pub(crate) headers: HashMap<String, String>,
+    /// Logfire takes OTLP/HTTP only, whatever protocol the collector destination uses.
+    pub(crate) http_only: bool,
 }
 
 /// The destinations configured in code or by env vars.
@@ -44,6 +47,7 @@ pub(crate) fn destinations(
             traces: base.as_ref().map(|b| format!("{b}/v1/traces")),
             metrics: base.as_ref().map(|b| format!("{b}/v1/metrics")),
             headers: headers.clone(),
+            http_only: false,
         });
     }
     let token = logfire_token
@@ -56,6 +60,7 @@ pub(crate) fn destinations(
             traces: Some(format!("{base}/v1/traces")),
             metrics: Some(format!("{base}/v1/metrics")),
             headers: HashMap::from([("Authorization".to_owned(), token.trim().to_owned())]),
+            http_only: true,
         });
     }
     out
@@ -70,16 +75,52 @@ pub(crate) fn logfire_base_url(token: &str) -> &'static str {
     }
 }
 
-/// The protocol from `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`.
-pub(crate) fn protocol(env: impl Fn(&str) -> Option<String>) -> Result<Protocol, crate::Error> {
+/// The OTLP protocol of the collector destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum OtlpProtocol {
+    /// OTLP/HTTP with protobuf bodies (the default).
+    HttpProtobuf,
+    /// OTLP/HTTP with JSON bodies.
+    HttpJson,
+    /// OTLP/gRPC; needs the `grpc` feature.
+    Grpc,
+}
+
+/// The protocol: the one set in code, else `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL`, else
+/// HTTP/protobuf.
+pub(crate) fn protocol(
+    in_code: Option<OtlpProtocol>,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<OtlpProtocol, crate::Error> {
+    if let Some(p) = in_code {
+        return check_protocol(p);
+    }
     let value =
         env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL").or_else(|| env("OTEL_EXPORTER_OTLP_PROTOCOL"));
     match value.as_deref().map(str::trim) {
-        None | Some("") | Some("http/protobuf") => Ok(Protocol::HttpBinary),
-        Some("http/json") => Ok(Protocol::HttpJson),
+        None | Some("") | Some("http/protobuf") => Ok(OtlpProtocol::HttpProtobuf),
+        Some("http/json") => Ok(OtlpProtocol::HttpJson),
+        Some("grpc") => check_protocol(OtlpProtocol::Grpc),
         Some(other) => Err(crate::Error::config(format!(
-            "OTEL_EXPORTER_OTLP_PROTOCOL={other} is not supported by this build (use http/protobuf or http/json)"
+            "OTEL_EXPORTER_OTLP_PROTOCOL={other} is not an OTLP protocol (grpc, http/protobuf, http/json)"
         ))),
+    }
+}
+
+fn check_protocol(protocol: OtlpProtocol) -> Result<OtlpProtocol, crate::Error> {
+    if protocol == OtlpProtocol::Grpc && !cfg!(feature = "grpc") {
+        return Err(crate::Error::config(
+            "OTLP over gRPC needs spanfire's `grpc` feature",
+        ));
+    }
+    Ok(protocol)
+}
+
+fn http_protocol(protocol: OtlpProtocol) -> Protocol {
+    match protocol {
+        OtlpProtocol::HttpJson => Protocol::HttpJson,
+        _ => Protocol::HttpBinary,
     }
 }
 
@@ -93,42 +134,98 @@ fn check_scheme(url: Option<&String>) -> Result<(), crate::Error> {
 }
 
 impl Destination {
+    /// The protocol this destination uses when `configured` is the configured one.
+    pub(crate) fn protocol(&self, configured: OtlpProtocol) -> OtlpProtocol {
+        if self.http_only && configured == OtlpProtocol::Grpc {
+            OtlpProtocol::HttpProtobuf
+        } else {
+            configured
+        }
+    }
+
+    /// The exporters of this destination; gRPC ones must be built inside spanfire's runtime.
     pub(crate) fn span_exporter(
         &self,
-        protocol: Protocol,
+        protocol: OtlpProtocol,
     ) -> Result<opentelemetry_otlp::SpanExporter, crate::Error> {
         check_scheme(self.traces.as_ref())?;
-        let mut builder = opentelemetry_otlp::SpanExporter::builder()
-            .with_http()
-            .with_protocol(protocol);
-        if let Some(url) = &self.traces {
-            builder = builder.with_endpoint(url);
-        }
-        if !self.headers.is_empty() {
-            builder = builder.with_headers(self.headers.clone());
-        }
-        builder
-            .build()
-            .map_err(|e| crate::Error::telemetry("building the OTLP span exporter", e))
+        let built = match protocol {
+            #[cfg(feature = "grpc")]
+            OtlpProtocol::Grpc => {
+                use opentelemetry_otlp::WithTonicConfig;
+                let mut b = opentelemetry_otlp::SpanExporter::builder().with_tonic();
+                if let Some(url) = &self.grpc_endpoint() {
+                    b = b.with_endpoint(url);
+                }
+                b.with_metadata(self.metadata()).build()
+            }
+            _ => {
+                let mut b = opentelemetry_otlp::SpanExporter::builder()
+                    .with_http()
+                    .with_protocol(http_protocol(protocol));
+                if let Some(url) = &self.traces {
+                    b = b.with_endpoint(url);
+                }
+                if !self.headers.is_empty() {
+                    b = b.with_headers(self.headers.clone());
+                }
+                b.build()
+            }
+        };
+        built.map_err(|e| crate::Error::telemetry("building the OTLP span exporter", e))
     }
 
     pub(crate) fn metric_exporter(
         &self,
-        protocol: Protocol,
+        protocol: OtlpProtocol,
     ) -> Result<opentelemetry_otlp::MetricExporter, crate::Error> {
         check_scheme(self.metrics.as_ref())?;
-        let mut builder = opentelemetry_otlp::MetricExporter::builder()
-            .with_http()
-            .with_protocol(protocol);
-        if let Some(url) = &self.metrics {
-            builder = builder.with_endpoint(url);
+        let built = match protocol {
+            #[cfg(feature = "grpc")]
+            OtlpProtocol::Grpc => {
+                use opentelemetry_otlp::WithTonicConfig;
+                let mut b = opentelemetry_otlp::MetricExporter::builder().with_tonic();
+                if let Some(url) = &self.grpc_endpoint() {
+                    b = b.with_endpoint(url);
+                }
+                b.with_metadata(self.metadata()).build()
+            }
+            _ => {
+                let mut b = opentelemetry_otlp::MetricExporter::builder()
+                    .with_http()
+                    .with_protocol(http_protocol(protocol));
+                if let Some(url) = &self.metrics {
+                    b = b.with_endpoint(url);
+                }
+                if !self.headers.is_empty() {
+                    b = b.with_headers(self.headers.clone());
+                }
+                b.build()
+            }
+        };
+        built.map_err(|e| crate::Error::telemetry("building the OTLP metric exporter", e))
+    }
+
+    /// gRPC has no per-signal path: the base URL set in code.
+    #[cfg(feature = "grpc")]
+    fn grpc_endpoint(&self) -> Option<String> {
+        self.traces
+            .as_ref()
+            .map(|t| t.trim_end_matches("/v1/traces").to_owned())
+    }
+
+    #[cfg(feature = "grpc")]
+    fn metadata(&self) -> opentelemetry_otlp::tonic_types::metadata::MetadataMap {
+        let mut headers = http::HeaderMap::new();
+        for (k, v) in &self.headers {
+            if let (Ok(k), Ok(v)) = (
+                http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()),
+                http::HeaderValue::from_str(v),
+            ) {
+                headers.insert(k, v);
+            }
         }
-        if !self.headers.is_empty() {
-            builder = builder.with_headers(self.headers.clone());
-        }
-        builder
-            .build()
-            .map_err(|e| crate::Error::telemetry("building the OTLP metric exporter", e))
+        opentelemetry_otlp::tonic_types::metadata::MetadataMap::from_headers(headers)
     }
 }
 
@@ -214,10 +311,21 @@ mod tests {
 
     #[test]
     fn unsupported_protocols_are_clear_errors() {
-        assert_eq!(protocol(env_of(&[])).unwrap(), Protocol::HttpBinary);
+        let proto = OtlpProtocol::HttpProtobuf;
+        assert_eq!(protocol(None, env_of(&[])).unwrap(), proto);
         let json = env_of(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]);
-        assert_eq!(protocol(json).unwrap(), Protocol::HttpJson);
-        let err = protocol(env_of(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")])).unwrap_err();
-        assert!(err.is_config() && err.to_string().contains("grpc"), "{err}");
+        assert_eq!(protocol(None, json).unwrap(), OtlpProtocol::HttpJson);
+        let code_wins = env_of(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]);
+        assert_eq!(protocol(Some(proto), code_wins).unwrap(), proto);
+        let err = protocol(None, env_of(&[("OTEL_EXPORTER_OTLP_PROTOCOL", "smoke")])).unwrap_err();
+        assert!(
+            err.is_config() && err.to_string().contains("smoke"),
+            "{err}"
+        );
+        let grpc = protocol(
+            None,
+            env_of(&[("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "grpc")]),
+        );
+        assert_eq!(grpc.is_ok(), cfg!(feature = "grpc"), "{grpc:?}");
     }
 }

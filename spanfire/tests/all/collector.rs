@@ -116,11 +116,17 @@ async fn spans_and_metrics_reach_the_collector_scrubbed_with_types() {
         .bytes()
         .await
         .unwrap();
+    let stats = telemetry.export_stats();
     telemetry.shutdown().expect("shutdown flushes");
+    assert_eq!(
+        (stats.offered(), stats.exported(), stats.not_exported()),
+        (3, 3, 0)
+    );
 
     let records = received(&file, &service, |r| {
         r.iter().filter(|x| x["signal"] == "span").count() >= 3
-            && r.iter().any(|x| x["signal"] == "metric")
+            && r.iter()
+                .any(|x| x["name"] == "http.client.request.duration")
     });
     let spans: Vec<&Json> = records.iter().filter(|r| r["signal"] == "span").collect();
     assert_eq!(spans.len(), 3, "{records:#?}");
@@ -155,9 +161,52 @@ async fn spans_and_metrics_reach_the_collector_scrubbed_with_types() {
             "{secret} reached the collector: {all}"
         );
     }
-    let metric = records.iter().find(|r| r["signal"] == "metric").unwrap();
-    assert_eq!(metric["name"], "http.client.request.duration");
-    assert_eq!(metric["unit"], "s");
+    let duration = records
+        .iter()
+        .find(|r| r["name"] == "http.client.request.duration");
+    assert_eq!(duration.expect("duration metric")["unit"], "s");
+    assert!(records.iter().any(|r| r["name"] == "spanfire.export.spans"));
+}
+
+/// The same pipeline over OTLP/gRPC, from a current-thread runtime: the exports run on
+/// spanfire's own runtime, so nothing depends on the application's.
+#[cfg(feature = "grpc")]
+#[tokio::test]
+async fn grpc_export_reaches_the_collector() {
+    let Some((_, file)) = collector() else { return };
+    let grpc = std::env::var("ROTEL_OTLP_GRPC").expect("scripts/rotel exports ROTEL_OTLP_GRPC");
+    let service = unique_service("grpc");
+    let server = TestServer::start().await;
+    let telemetry = spanfire::configure()
+        .service_name(&service)
+        .otlp_endpoint(&grpc)
+        .otlp_protocol(spanfire::OtlpProtocol::Grpc)
+        .install_globals(false)
+        .finish()
+        .unwrap();
+    let client = instrumented(&telemetry).instrument_reqwest(reqwest::Client::new());
+    client
+        .get(server.url("/status/404"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    telemetry.shutdown().expect("shutdown flushes over gRPC");
+    let records = received(&file, &service, |r| {
+        r.iter().any(|x| x["signal"] == "span") && r.iter().any(|x| x["signal"] == "metric")
+    });
+    let span = records
+        .iter()
+        .find(|r| r["signal"] == "span")
+        .expect("span over gRPC");
+    assert_eq!(span["attributes"]["http.response.status_code"], 404);
+    assert_eq!(span["attributes"]["error.type"], "404");
+    assert_eq!(span["status"]["code"], 2, "STATUS_CODE_ERROR");
+    assert!(records
+        .iter()
+        .any(|r| r["name"] == "http.client.request.duration"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -179,12 +228,16 @@ async fn absent_collector_never_fails_the_application() {
         res.bytes().await.unwrap();
     }
     let started = Instant::now();
+    let stats = telemetry.export_stats();
     let result = telemetry.shutdown();
     assert!(
         started.elapsed() < Duration::from_secs(30),
         "shutdown is bounded"
     );
     assert!(result.is_err(), "the failed export is reported, not hidden");
+    assert_eq!(stats.offered(), 20);
+    assert_eq!(stats.exported(), 0);
+    assert_eq!(stats.not_exported(), 20, "every lost span is counted");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
