@@ -279,3 +279,178 @@ async fn logfire_destination_posts_to_v1_with_the_token() {
         "exporter traffic is not the application's"
     );
 }
+
+/// A private collector process on its own port, killed and restarted by the test.
+struct PrivateCollector {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl PrivateCollector {
+    fn start(port: u16) -> PrivateCollector {
+        let agent = std::env::var("ROTEL_AGENT").expect("scripts/rotel exports ROTEL_AGENT");
+        let received = PathBuf::from(std::env::var("ROTEL_RECEIVED").unwrap());
+        let processor = received.with_file_name("rotel_dump.py");
+        let grpc = free_port();
+        let child = std::process::Command::new(agent)
+            .args(["start", "--exporter", "blackhole", "--disable-batching"])
+            .arg("--otlp-http-endpoint")
+            .arg(format!("127.0.0.1:{port}"))
+            .arg("--otlp-grpc-endpoint")
+            .arg(format!("127.0.0.1:{grpc}"))
+            .arg("--otlp-with-trace-processor")
+            .arg(&processor)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("start rotel");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "rotel did not listen on {port}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        PrivateCollector { child, port }
+    }
+
+    fn kill(mut self) -> u16 {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.port
+    }
+}
+
+impl Drop for PrivateCollector {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+async fn requests(
+    client: &reqwest_middleware::ClientWithMiddleware,
+    server: &TestServer,
+    phase: &str,
+) {
+    for i in 0..5 {
+        let res = client
+            .get(server.url(&format!("/get?phase={phase}&i={i}")))
+            .send()
+            .await;
+        let res = res.expect("the application's request never fails because of telemetry");
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap();
+    }
+}
+
+fn phase_count(records: &[Json], phase: &str) -> usize {
+    let needle = format!("phase={phase}&");
+    records
+        .iter()
+        .filter(|r| {
+            r["attributes"]["url.full"]
+                .as_str()
+                .is_some_and(|u| u.contains(&needle))
+        })
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn collector_killed_mid_run_then_restarted_export_resumes() {
+    let Some((_, file)) = collector() else { return };
+    // Export every 100 ms (OTEL_BSP_* is honoured through the SDK).
+    std::env::set_var("OTEL_BSP_SCHEDULE_DELAY", "100");
+    let service = unique_service("restart");
+    let server = TestServer::start().await;
+    let collector = PrivateCollector::start(free_port());
+    let telemetry = spanfire::configure()
+        .service_name(&service)
+        .otlp_endpoint(format!("http://127.0.0.1:{}", collector.port))
+        .install_globals(false)
+        .finish()
+        .unwrap();
+    let stats = telemetry.export_stats();
+    let client = instrumented(&telemetry).instrument_reqwest(reqwest::Client::new());
+
+    requests(&client, &server, "a").await;
+    let seen = received(&file, &service, |r| phase_count(r, "a") == 5);
+    assert_eq!(
+        phase_count(&seen, "a"),
+        5,
+        "phase a arrived before the kill"
+    );
+
+    let port = collector.kill();
+    requests(&client, &server, "b").await;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while stats.failed() < 5 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(
+        stats.failed(),
+        5,
+        "exports to the dead collector failed and were counted"
+    );
+
+    let _restarted = PrivateCollector::start(port);
+    requests(&client, &server, "c").await;
+    telemetry
+        .shutdown()
+        .expect("with the collector up, shutdown loses nothing more");
+    let seen = received(&file, &service, |r| phase_count(r, "c") == 5);
+    assert_eq!(
+        phase_count(&seen, "c"),
+        5,
+        "export resumed after the restart"
+    );
+    assert_eq!(
+        phase_count(&seen, "b"),
+        0,
+        "phase b was lost while the collector was down"
+    );
+    assert_eq!(stats.offered(), 15);
+    assert_eq!(stats.exported(), 10);
+    assert_eq!(
+        stats.not_exported(),
+        5,
+        "exactly the lost spans are counted"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_collector_never_blocks_requests_and_full_queue_drops_are_counted() {
+    std::env::set_var("OTEL_BSP_MAX_QUEUE_SIZE", "16");
+    std::env::set_var("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "8");
+    std::env::set_var("OTEL_BSP_SCHEDULE_DELAY", "50");
+    let receiver = TestServer::start().await;
+    let server = TestServer::start().await;
+    let telemetry = spanfire::configure()
+        .otlp_endpoint(receiver.url("/slow/1000"))
+        .install_globals(false)
+        .finish()
+        .unwrap();
+    let stats = telemetry.export_stats();
+    let client = instrumented(&telemetry).instrument_reqwest(reqwest::Client::new());
+    let started = Instant::now();
+    for _ in 0..200 {
+        let res = client.get(server.url("/get")).send().await.unwrap();
+        assert_eq!(res.status(), 200);
+        res.bytes().await.unwrap();
+    }
+    let app_time = started.elapsed();
+    let exports_done = receiver.received_requests().len();
+    assert!(
+        exports_done <= 2,
+        "200 requests finished in {app_time:?} while the 1 s exports were still pending \
+         ({exports_done} answered): requests do not wait for the exporter"
+    );
+    telemetry.shutdown().unwrap();
+    assert_eq!(stats.offered(), 200);
+    assert!(stats.exported() >= 8, "some batches were delivered");
+    assert!(stats.not_exported() > 0, "a full queue drops spans");
+    assert_eq!(stats.exported() + stats.not_exported(), 200);
+}

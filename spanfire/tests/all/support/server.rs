@@ -111,6 +111,11 @@ async fn route(
         }
         "stream" => stream(number(1), number(2)),
         "v1" => full(200, ""),
+        "slow" => {
+            // a slow OTLP receiver: /slow/MS/v1/... answers 200 after MS milliseconds
+            tokio::time::sleep(Duration::from_millis(number(1))).await;
+            full(200, "")
+        }
         _ => full(404, "no such route"),
     }
 }
