@@ -454,3 +454,91 @@ async fn slow_collector_never_blocks_requests_and_full_queue_drops_are_counted()
     assert!(stats.not_exported() > 0, "a full queue drops spans");
     assert_eq!(stats.exported() + stats.not_exported(), 200);
 }
+
+/// Configured by the standard env vars alone: endpoint, service name, resource attributes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn standard_env_vars_configure_the_export() {
+    let Some((url, file)) = collector() else {
+        return;
+    };
+    let service = unique_service("env");
+    std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", &url);
+    std::env::set_var("OTEL_SERVICE_NAME", &service);
+    std::env::set_var(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "deployment.environment=ci,team=obs",
+    );
+    let server = TestServer::start().await;
+    let telemetry = spanfire::configure()
+        .install_globals(false)
+        .finish()
+        .unwrap();
+    let client = instrumented(&telemetry).instrument_reqwest(reqwest::Client::new());
+    client
+        .get(server.url("/get"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    telemetry.shutdown().unwrap();
+    let records = received(&file, &service, |r| r.iter().any(|x| x["signal"] == "span"));
+    let span = records
+        .iter()
+        .find(|r| r["signal"] == "span")
+        .expect("span via env config");
+    assert_eq!(span["resource"]["deployment.environment"], "ci");
+    assert_eq!(span["resource"]["team"], "obs");
+}
+
+/// `OTEL_TRACES_SAMPLER=always_off`: nothing recorded, but the trace context still propagates
+/// (with the sampled flag off), and the request is untouched.
+#[tokio::test]
+async fn sampler_env_var_is_honoured() {
+    std::env::set_var("OTEL_TRACES_SAMPLER", "always_off");
+    let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let server = TestServer::start().await;
+    let telemetry = spanfire::configure()
+        .console(false)
+        .with_span_processor(opentelemetry_sdk::trace::SimpleSpanProcessor::new(
+            exporter.clone(),
+        ))
+        .install_globals(false)
+        .finish()
+        .unwrap();
+    let client = instrumented(&telemetry)
+        .capture_all(true)
+        .instrument_reqwest(reqwest::Client::new());
+    let res = client.get(server.url("/get")).send().await.unwrap();
+    assert_eq!(res.status(), 200);
+    res.bytes().await.unwrap();
+    telemetry.shutdown().unwrap();
+    assert!(exporter.get_finished_spans().unwrap().is_empty());
+    let traceparent = server.received()[0]["traceparent"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(traceparent.ends_with("-00"), "{traceparent}");
+}
+
+/// configure() and export from plain threads, with no async runtime anywhere in the process.
+#[test]
+fn export_needs_no_async_runtime() {
+    let Some((url, file)) = collector() else {
+        return;
+    };
+    let service = unique_service("no-runtime");
+    let telemetry = spanfire::configure()
+        .service_name(&service)
+        .otlp_endpoint(&url)
+        .install_globals(false)
+        .finish()
+        .unwrap();
+    use opentelemetry::trace::{Tracer, TracerProvider};
+    let tracer = telemetry.tracer_provider().tracer("app");
+    tracer.in_span("work", |_| {});
+    telemetry.shutdown().unwrap();
+    let records = received(&file, &service, |r| !r.is_empty());
+    assert_eq!(records[0]["name"], "work");
+}
