@@ -4,7 +4,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use opentelemetry::global::{BoxedTracer, ObjectSafeTracerProvider};
-use opentelemetry::metrics::{Meter, MeterProvider};
+use opentelemetry::metrics::MeterProvider;
 use opentelemetry::InstrumentationScope;
 
 use crate::exclude::ExcludedUrls;
@@ -41,7 +41,8 @@ pub struct HttpClientInstrumentation {
     response_hook: Option<Arc<dyn OnResponse>>,
     url_filter: Option<Arc<dyn UrlFilter>>,
     tracer: Option<Arc<dyn ObjectSafeTracerProvider + Send + Sync>>,
-    meter: Option<Meter>,
+    metrics: Option<Metrics>,
+    opt_in_metrics: bool,
     sensitive_query_keys: Option<Vec<String>>,
     sensitive_headers: Vec<String>,
     excluded_urls: ExcludedUrls,
@@ -166,8 +167,21 @@ impl HttpClientInstrumentation {
     /// Records metrics with this meter provider instead of the global one.
     ///
     /// Default: the global meter provider, as it is when the front end is built.
+    ///
+    /// The instruments are created here, once, and shared by every client built from this
+    /// instrumentation (and its clones).
     pub fn meter_provider<P: MeterProvider>(mut self, provider: P) -> Self {
-        self.meter = Some(provider.meter_with_scope(scope()));
+        self.metrics = Some(Metrics::new(&provider.meter_with_scope(scope())));
+        self
+    }
+
+    /// Also records the opt-in metrics: `http.client.request.body.size` (from the buffered body
+    /// or `Content-Length`), `http.client.response.body.size` (bytes the application read) and
+    /// `http.client.active_requests`.
+    ///
+    /// Default: off (only `http.client.request.duration`).
+    pub fn opt_in_metrics(mut self, on: bool) -> Self {
+        self.opt_in_metrics = on;
         self
     }
 
@@ -266,13 +280,14 @@ impl HttpClientInstrumentation {
             Some(provider) => BoxedTracer::new(provider.boxed_tracer(scope())),
             None => opentelemetry::global::tracer_with_scope(scope()),
         };
-        let meter = self
-            .meter
+        let metrics = self
+            .metrics
             .clone()
-            .unwrap_or_else(|| opentelemetry::global::meter_with_scope(scope()));
+            .unwrap_or_else(Metrics::for_global_provider);
         Arc::new(Inner {
             tracer,
-            metrics: Metrics::new(&meter),
+            metrics,
+            opt_in_metrics: self.opt_in_metrics,
             request_hook: self.request_hook.clone(),
             response_hook: self.response_hook.clone(),
             url_filter: self.url_filter.clone(),
@@ -313,6 +328,7 @@ fn warn(err: &crate::Error) {
 pub(crate) struct Inner {
     pub(crate) tracer: BoxedTracer,
     pub(crate) metrics: Metrics,
+    pub(crate) opt_in_metrics: bool,
     pub(crate) request_hook: Option<Arc<dyn OnRequest>>,
     pub(crate) response_hook: Option<Arc<dyn OnResponse>>,
     pub(crate) url_filter: Option<Arc<dyn UrlFilter>>,
@@ -337,6 +353,8 @@ impl fmt::Debug for HttpClientInstrumentation {
             .field("response_hook", &self.response_hook.is_some())
             .field("url_filter", &self.url_filter.is_some())
             .field("tracer_provider", &self.tracer.is_some())
+            .field("meter_provider", &self.metrics.is_some())
+            .field("opt_in_metrics", &self.opt_in_metrics)
             .field("sensitive_query_keys", &self.sensitive_query_keys)
             .field("excluded_urls", &self.excluded_urls)
             .field("propagation", &self.propagation)

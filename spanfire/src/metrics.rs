@@ -1,6 +1,18 @@
-//! The HTTP client metrics, created once per instrumentation.
+//! The HTTP client metrics, with instruments created once.
+//!
+//! - `http.client.request.duration` (histogram, `s`, the advised [`DURATION_BUCKETS`]): always.
+//! - `http.client.request.body.size`, `http.client.response.body.size` (histograms, `By`) and
+//!   `http.client.active_requests` (up-down counter): opt-in, see
+//!   [`HttpClientInstrumentation::opt_in_metrics`](crate::HttpClientInstrumentation::opt_in_metrics).
+//!
+//! Instruments are created once per meter provider: for the global provider, once per process
+//! (cached by the provider's identity, so `instrument_reqwest_client` may be called for every
+//! client); for a provider passed explicitly, once per `meter_provider(..)` call, shared by every
+//! client built from that instrumentation.
 
-use opentelemetry::metrics::{Histogram, Meter};
+use std::sync::{Arc, Mutex, Weak};
+
+use opentelemetry::metrics::{Histogram, Meter, MeterProvider, UpDownCounter};
 use opentelemetry::KeyValue;
 use opentelemetry_semantic_conventions::metric as semmetric;
 
@@ -9,11 +21,19 @@ pub const DURATION_BUCKETS: &[f64] = &[
     0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
 ];
 
-/// The instruments of one instrumentation.
+/// The instruments of one meter provider.
 #[derive(Debug, Clone)]
 pub(crate) struct Metrics {
     duration: Histogram<f64>,
+    request_size: Histogram<u64>,
+    response_size: Histogram<u64>,
+    active: UpDownCounter<i64>,
 }
+
+type GlobalProvider = dyn MeterProvider + Send + Sync;
+
+/// Instruments made on global meter providers, keyed by the provider's address.
+static GLOBAL: Mutex<Vec<(Weak<GlobalProvider>, Metrics)>> = Mutex::new(Vec::new());
 
 impl Metrics {
     pub(crate) fn new(meter: &Meter) -> Self {
@@ -24,10 +44,54 @@ impl Metrics {
                 .with_description("Duration of HTTP client requests.")
                 .with_boundaries(DURATION_BUCKETS.to_vec())
                 .build(),
+            request_size: meter
+                .u64_histogram(semmetric::HTTP_CLIENT_REQUEST_BODY_SIZE)
+                .with_unit("By")
+                .with_description("Size of HTTP client request bodies.")
+                .build(),
+            response_size: meter
+                .u64_histogram(semmetric::HTTP_CLIENT_RESPONSE_BODY_SIZE)
+                .with_unit("By")
+                .with_description("Size of HTTP client response bodies.")
+                .build(),
+            active: meter
+                .i64_up_down_counter(semmetric::HTTP_CLIENT_ACTIVE_REQUESTS)
+                .with_unit("{request}")
+                .with_description("Number of active HTTP requests.")
+                .build(),
         }
+    }
+
+    /// The instruments of the current global meter provider, created on first use.
+    pub(crate) fn for_global_provider() -> Self {
+        let provider: Arc<GlobalProvider> = opentelemetry::global::meter_provider();
+        let Ok(mut cache) = GLOBAL.lock() else {
+            return Metrics::new(&provider.meter_with_scope(crate::instrumentation::scope()));
+        };
+        cache.retain(|(weak, _)| weak.strong_count() > 0);
+        let same =
+            |weak: &Weak<GlobalProvider>| std::ptr::addr_eq(weak.as_ptr(), Arc::as_ptr(&provider));
+        if let Some((_, metrics)) = cache.iter().find(|(weak, _)| same(weak)) {
+            return metrics.clone();
+        }
+        let metrics = Metrics::new(&provider.meter_with_scope(crate::instrumentation::scope()));
+        cache.push((Arc::downgrade(&provider), metrics.clone()));
+        metrics
     }
 
     pub(crate) fn record_duration(&self, seconds: f64, attrs: &[KeyValue]) {
         self.duration.record(seconds, attrs);
+    }
+
+    pub(crate) fn record_request_size(&self, bytes: u64, attrs: &[KeyValue]) {
+        self.request_size.record(bytes, attrs);
+    }
+
+    pub(crate) fn record_response_size(&self, bytes: u64, attrs: &[KeyValue]) {
+        self.response_size.record(bytes, attrs);
+    }
+
+    pub(crate) fn add_active(&self, delta: i64, attrs: &[KeyValue]) {
+        self.active.add(delta, attrs);
     }
 }

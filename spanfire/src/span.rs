@@ -54,6 +54,9 @@ struct State {
     empty_by_definition: bool,
     body_bytes: u64,
     response_capture: Option<BodyCapture>,
+    /// How many of `metric_attrs` are the start attributes (those of `active_requests`).
+    start_attrs: usize,
+    request_body_size: Option<u64>,
 }
 
 /// How a request ended.
@@ -81,6 +84,9 @@ impl Inner {
         let method_attr = semconv::method_attr(method);
         let attrs = semconv::request_start_attributes(method, url, url_full);
         let metric_attrs = metric_start_attributes(&attrs);
+        if self.opt_in_metrics {
+            self.metrics.add_active(1, &metric_attrs);
+        }
         let parent = crate::parent::current_parent();
         let start = SystemTime::now();
         let span = self
@@ -92,6 +98,7 @@ impl Inner {
             .start_with_context(&self.tracer, &parent);
         let cx = parent.with_span(span);
         let recording = cx.span().is_recording();
+        let metric_attrs_len = metric_attrs.len();
         if let Some(message) = filter_panic {
             record_panic(&cx.span(), "url_filter", &message);
         }
@@ -107,6 +114,8 @@ impl Inner {
                 empty_by_definition: false,
                 body_bytes: 0,
                 response_capture: None,
+                start_attrs: metric_attrs_len,
+                request_body_size: None,
             }),
         })
     }
@@ -250,6 +259,20 @@ impl RequestSpan {
         }
     }
 
+    /// Notes the request body size for `http.client.request.body.size`: the buffered body's
+    /// length, else `Content-Length`.
+    pub(crate) fn note_request_size(&mut self, buffered: Option<usize>, headers: &HeaderMap) {
+        let Some(s) = &mut self.state else { return };
+        if !s.inner.opt_in_metrics {
+            return;
+        }
+        let declared = || {
+            let value = headers.get(http::header::CONTENT_LENGTH)?;
+            value.to_str().ok()?.trim().parse::<u64>().ok()
+        };
+        s.request_body_size = buffered.map(|n| n as u64).or_else(declared);
+    }
+
     /// A capture for the request body, when request bodies are captured and the span records.
     pub(crate) fn request_body_capture(&self, headers: &HeaderMap) -> Option<BodyCapture> {
         let s = self.state.as_ref()?;
@@ -336,9 +359,17 @@ impl State {
                 }
             }
         }
-        self.inner
-            .metrics
-            .record_duration(elapsed.as_secs_f64(), &self.metric_attrs);
+        let metrics = &self.inner.metrics;
+        metrics.record_duration(elapsed.as_secs_f64(), &self.metric_attrs);
+        if self.inner.opt_in_metrics {
+            metrics.add_active(-1, &self.metric_attrs[..self.start_attrs]);
+            if let Some(size) = self.request_body_size {
+                metrics.record_request_size(size, &self.metric_attrs);
+            }
+            if self.head_received {
+                metrics.record_response_size(self.body_bytes, &self.metric_attrs);
+            }
+        }
         span.end_with_timestamp(self.start + elapsed);
     }
 }

@@ -36,7 +36,7 @@ impl Middleware for SpanfireMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let Some(span) = self.inner.start_span(req.method(), req.url()) else {
+        let Some(mut span) = self.inner.start_span(req.method(), req.url()) else {
             return next.run(req, extensions).await;
         };
         let disabled = extensions.get::<DisablePropagation>().is_some();
@@ -48,6 +48,11 @@ impl Middleware for SpanfireMiddleware {
             headers: req.headers(),
             extensions,
         });
+        let buffered = req
+            .body()
+            .and_then(reqwest::Body::as_bytes)
+            .map(<[u8]>::len);
+        span.note_request_size(buffered, req.headers());
         let method = req.method().clone();
         let cx = span.context().cloned().unwrap_or_default();
         if let Some(capture) = span.request_body_capture(req.headers()) {

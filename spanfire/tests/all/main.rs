@@ -5,5 +5,6 @@ mod support;
 mod body_props;
 mod collector;
 mod httpbin;
+mod metrics;
 mod options;
 mod reqwest_client;

@@ -7,14 +7,19 @@ pub use server::TestServer;
 use std::collections::BTreeMap;
 
 use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry::KeyValue;
 use opentelemetry::Value;
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use spanfire::HttpClientInstrumentation;
 
-/// A tracer provider of the test's own, exporting into memory.
+/// Tracer and meter providers of the test's own, exporting into memory.
 pub struct Telemetry {
     pub exporter: InMemorySpanExporter,
     pub provider: SdkTracerProvider,
+    pub metrics: InMemoryMetricExporter,
+    pub meter_provider: SdkMeterProvider,
 }
 
 impl Telemetry {
@@ -23,11 +28,90 @@ impl Telemetry {
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(exporter.clone())
             .build();
-        Telemetry { exporter, provider }
+        let metrics = InMemoryMetricExporter::default();
+        let meter_provider = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(metrics.clone()).build())
+            .build();
+        Telemetry {
+            exporter,
+            provider,
+            metrics,
+            meter_provider,
+        }
     }
 
     pub fn instrumentation(&self) -> HttpClientInstrumentation {
-        HttpClientInstrumentation::new().tracer_provider(self.provider.clone())
+        HttpClientInstrumentation::new()
+            .tracer_provider(self.provider.clone())
+            .meter_provider(self.meter_provider.clone())
+    }
+
+    /// The data points of histogram `name` in the latest (cumulative) export, as
+    /// (attributes, count, sum, bounds).
+    pub fn histogram(&self, name: &str) -> Vec<HistogramPoint> {
+        self.meter_provider.force_flush().unwrap();
+        let exported = self.metrics.get_finished_metrics().unwrap();
+        let Some(last) = exported.last() else {
+            return Vec::new();
+        };
+        let mut points = Vec::new();
+        for metric in last
+            .scope_metrics()
+            .flat_map(|s| s.metrics())
+            .filter(|m| m.name() == name)
+        {
+            let unit = metric.unit().to_owned();
+            let mut push = |attrs: Vec<(String, Value)>, count: u64, sum: f64, bounds: Vec<f64>| {
+                points.push(HistogramPoint {
+                    attrs: attrs.into_iter().collect(),
+                    count,
+                    sum,
+                    bounds,
+                    unit: unit.clone(),
+                })
+            };
+            match metric.data() {
+                AggregatedMetrics::F64(MetricData::Histogram(h)) => {
+                    for p in h.data_points() {
+                        push(kv(p.attributes()), p.count(), p.sum(), p.bounds().collect());
+                    }
+                }
+                AggregatedMetrics::U64(MetricData::Histogram(h)) => {
+                    for p in h.data_points() {
+                        push(
+                            kv(p.attributes()),
+                            p.count(),
+                            p.sum() as f64,
+                            p.bounds().collect(),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+        points
+    }
+
+    /// The value of up-down counter `name` for each attribute set, latest export.
+    pub fn up_down(&self, name: &str) -> Vec<(BTreeMap<String, Value>, i64)> {
+        self.meter_provider.force_flush().unwrap();
+        let exported = self.metrics.get_finished_metrics().unwrap();
+        let Some(last) = exported.last() else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for metric in last
+            .scope_metrics()
+            .flat_map(|s| s.metrics())
+            .filter(|m| m.name() == name)
+        {
+            if let AggregatedMetrics::I64(MetricData::Sum(sum)) = metric.data() {
+                for p in sum.data_points() {
+                    out.push((kv(p.attributes()).into_iter().collect(), p.value()));
+                }
+            }
+        }
+        out
     }
 
     pub fn spans(&self) -> Vec<SpanData> {
@@ -92,4 +176,20 @@ pub fn event_names(span: &SpanData) -> Vec<String> {
 
 pub fn is_error(span: &SpanData) -> bool {
     matches!(span.status, Status::Error { .. })
+}
+
+/// One histogram data point.
+#[derive(Debug)]
+pub struct HistogramPoint {
+    pub attrs: BTreeMap<String, Value>,
+    pub count: u64,
+    pub sum: f64,
+    pub bounds: Vec<f64>,
+    pub unit: String,
+}
+
+fn kv<'a>(attrs: impl Iterator<Item = &'a KeyValue>) -> Vec<(String, Value)> {
+    attrs
+        .map(|kv| (kv.key.to_string(), kv.value.clone()))
+        .collect()
 }

@@ -1,0 +1,287 @@
+//! The HTTP client metrics, read back from an in-memory metric exporter.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use opentelemetry::metrics::{
+    Histogram, HistogramBuilder, InstrumentBuilder, InstrumentProvider, Meter, MeterProvider,
+    SyncInstrument, UpDownCounter,
+};
+use opentelemetry::{InstrumentationScope, KeyValue, Value};
+
+use crate::support::*;
+
+const DURATION: &str = "http.client.request.duration";
+
+fn start_attrs(server: &TestServer, method: &str) -> BTreeMap<String, Value> {
+    BTreeMap::from([
+        (
+            "http.request.method".to_owned(),
+            Value::from(method.to_owned()),
+        ),
+        ("server.address".to_owned(), Value::from("127.0.0.1")),
+        ("server.port".to_owned(), Value::I64(server.port())),
+        ("url.scheme".to_owned(), Value::from("http")),
+    ])
+}
+
+fn response_attrs(server: &TestServer, method: &str, status: i64) -> BTreeMap<String, Value> {
+    let mut attrs = start_attrs(server, method);
+    attrs.insert("http.response.status_code".into(), Value::I64(status));
+    attrs.insert("network.protocol.version".into(), Value::from("1.1"));
+    if status >= 400 {
+        attrs.insert("error.type".into(), Value::from(status.to_string()));
+    }
+    attrs
+}
+
+#[tokio::test]
+async fn duration_has_unit_buckets_attributes_and_equals_the_span() {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let client = t
+        .instrumentation()
+        .instrument_reqwest(reqwest::Client::new());
+    client
+        .get(server.url("/get"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let points = t.histogram(DURATION);
+    assert_eq!(points.len(), 1, "{points:?}");
+    let p = &points[0];
+    assert_eq!(p.unit, "s");
+    assert_eq!(p.bounds, spanfire::DURATION_BUCKETS);
+    assert_eq!(p.count, 1);
+    assert_eq!(p.attrs, response_attrs(&server, "GET", 200));
+    let span = t.single();
+    let span_seconds = span
+        .end_time
+        .duration_since(span.start_time)
+        .unwrap()
+        .as_secs_f64();
+    assert!(
+        (p.sum - span_seconds).abs() < 0.001,
+        "metric {} vs span {span_seconds}",
+        p.sum
+    );
+}
+
+#[tokio::test]
+async fn status_errors_carry_error_type() {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let client = t
+        .instrumentation()
+        .instrument_reqwest(reqwest::Client::new());
+    for _ in 0..3 {
+        client
+            .get(server.url("/status/404"))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+    }
+    let points = t.histogram(DURATION);
+    assert_eq!(points.len(), 1);
+    assert_eq!(points[0].count, 3);
+    assert_eq!(points[0].attrs, response_attrs(&server, "GET", 404));
+}
+
+#[tokio::test]
+async fn transport_errors_record_their_kind() {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let t = Telemetry::new();
+    let client = t
+        .instrumentation()
+        .instrument_reqwest(reqwest::Client::new());
+    let _ = client.get(format!("http://127.0.0.1:{port}/")).send().await;
+    let points = t.histogram(DURATION);
+    let want = BTreeMap::from([
+        ("http.request.method".to_owned(), Value::from("GET")),
+        ("server.address".to_owned(), Value::from("127.0.0.1")),
+        ("server.port".to_owned(), Value::I64(i64::from(port))),
+        ("url.scheme".to_owned(), Value::from("http")),
+        ("error.type".to_owned(), Value::from("connect")),
+    ]);
+    assert_eq!(points.len(), 1);
+    assert_eq!(points[0].attrs, want);
+}
+
+#[tokio::test]
+async fn cancelled_requests_record_a_duration_without_error() {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let client = t
+        .instrumentation()
+        .instrument_reqwest(reqwest::Client::new());
+    let send = client.get(server.url("/delay/2000")).send();
+    assert!(tokio::time::timeout(Duration::from_millis(50), send)
+        .await
+        .is_err());
+    let points = t.histogram(DURATION);
+    assert_eq!(points.len(), 1);
+    assert_eq!(points[0].attrs, start_attrs(&server, "GET"));
+}
+
+#[tokio::test]
+async fn excluded_and_suppressed_requests_record_nothing() {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let client = t
+        .instrumentation()
+        .opt_in_metrics(true)
+        .excluded_urls(spanfire::ExcludedUrls::new(["/status/"]).unwrap())
+        .instrument_reqwest(reqwest::Client::new());
+    client.get(server.url("/status/200")).send().await.unwrap();
+    spanfire::suppressed(client.get(server.url("/get")).send())
+        .await
+        .unwrap();
+    assert!(t.histogram(DURATION).is_empty());
+    assert!(t.up_down("http.client.active_requests").is_empty());
+}
+
+#[tokio::test]
+async fn opt_in_metrics_record_sizes_and_active_requests() {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let client = t
+        .instrumentation()
+        .opt_in_metrics(true)
+        .instrument_reqwest(reqwest::Client::new());
+    let slow = tokio::spawn({
+        let client = client.clone();
+        let url = server.url("/delay/500");
+        async move { client.get(url).send().await.unwrap().bytes().await.unwrap() }
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let in_flight = t.up_down("http.client.active_requests");
+    assert_eq!(
+        in_flight,
+        vec![(start_attrs(&server, "GET"), 1)],
+        "one request in flight"
+    );
+    slow.await.unwrap();
+    let res = client
+        .post(server.url("/post"))
+        .body("0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.bytes().await.unwrap().len(), 10);
+    let request = t.histogram("http.client.request.body.size");
+    let post = request
+        .iter()
+        .find(|p| p.attrs["http.request.method"] == Value::from("POST"));
+    let post = post.expect("request size of the POST");
+    assert_eq!((post.count, post.sum, post.unit.as_str()), (1, 10.0, "By"));
+    let response = t.histogram("http.client.response.body.size");
+    let sizes: Vec<f64> = response.iter().map(|p| p.sum).collect();
+    assert_eq!(response.len(), 2, "{response:?}");
+    assert!(
+        sizes.contains(&4.0) && sizes.contains(&10.0),
+        "late = 4 bytes, echo = 10: {sizes:?}"
+    );
+    let settled: Vec<i64> = t
+        .up_down("http.client.active_requests")
+        .iter()
+        .map(|p| p.1)
+        .collect();
+    assert!(settled.iter().all(|v| *v == 0), "{settled:?}");
+}
+
+#[tokio::test]
+async fn opt_in_metrics_are_off_by_default() {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let client = t
+        .instrumentation()
+        .instrument_reqwest(reqwest::Client::new());
+    client
+        .post(server.url("/post"))
+        .body("x")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(t.histogram(DURATION).len(), 1);
+    assert!(t.histogram("http.client.request.body.size").is_empty());
+    assert!(t.up_down("http.client.active_requests").is_empty());
+}
+
+/// A meter provider that counts the instruments created through it.
+#[derive(Clone, Default)]
+struct CountingMeterProvider(Arc<AtomicUsize>);
+
+struct Noop;
+impl<T> SyncInstrument<T> for Noop {
+    fn measure(&self, _: T, _: &[KeyValue]) {}
+}
+
+struct CountingInstruments(Arc<AtomicUsize>);
+
+impl InstrumentProvider for CountingInstruments {
+    fn f64_histogram(&self, _: HistogramBuilder<'_, Histogram<f64>>) -> Histogram<f64> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Histogram::new(Arc::new(Noop))
+    }
+    fn u64_histogram(&self, _: HistogramBuilder<'_, Histogram<u64>>) -> Histogram<u64> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Histogram::new(Arc::new(Noop))
+    }
+    fn i64_up_down_counter(
+        &self,
+        _: InstrumentBuilder<'_, UpDownCounter<i64>>,
+    ) -> UpDownCounter<i64> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        UpDownCounter::new(Arc::new(Noop))
+    }
+}
+
+impl MeterProvider for CountingMeterProvider {
+    fn meter_with_scope(&self, _: InstrumentationScope) -> Meter {
+        Meter::new(Arc::new(CountingInstruments(Arc::clone(&self.0))))
+    }
+}
+
+#[test]
+fn ten_thousand_clients_from_one_instrumentation_create_no_new_instruments() {
+    let provider = CountingMeterProvider::default();
+    let instrumentation =
+        spanfire::HttpClientInstrumentation::new().meter_provider(provider.clone());
+    let created = provider.0.load(Ordering::SeqCst);
+    assert_eq!(created, 4, "duration, two sizes, active requests");
+    // reqwest::Client::new() is slow (it builds a connector): clones are the same client type.
+    let base = reqwest::Client::new();
+    for _ in 0..10_000 {
+        drop(instrumentation.instrument_reqwest(base.clone()));
+    }
+    assert_eq!(provider.0.load(Ordering::SeqCst), created);
+}
+
+#[test]
+fn ten_thousand_default_clients_share_the_global_providers_instruments() {
+    let provider = CountingMeterProvider::default();
+    opentelemetry::global::set_meter_provider(provider.clone());
+    let base = reqwest::Client::new();
+    for _ in 0..10_000 {
+        drop(spanfire::instrument_reqwest_client(base.clone()));
+    }
+    assert_eq!(
+        provider.0.load(Ordering::SeqCst),
+        4,
+        "created once, for the first client"
+    );
+}
