@@ -57,10 +57,15 @@ mod tee;
 #[cfg(test)]
 mod testing;
 
+#[cfg(feature = "__bench")]
+#[doc(hidden)]
+pub mod __bench;
 #[cfg(feature = "configure")]
 mod configure;
 #[cfg(feature = "reqwest")]
 pub mod reqwest;
+#[cfg(feature = "tower")]
+pub mod tower;
 
 pub use body::InstrumentedBody;
 pub use capture::{DEFAULT_BODY_LIMIT, TRUNCATION_MARKER};
@@ -93,3 +98,162 @@ pub use reqwest::instrument_reqwest_client;
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]
 pub struct ReadmeDoctests;
+
+/// Internal: thin wrappers over crate-private code for the fuzz targets in `fuzz/` (feature
+/// `__fuzz`). Not a public API: anything here may change or go away in any release.
+#[cfg(feature = "__fuzz")]
+#[doc(hidden)]
+pub mod __fuzz {
+    use std::collections::VecDeque;
+
+    use bytes::Buf;
+    use opentelemetry::{Array, Value};
+
+    use crate::capture::{BodyCapture, Payload};
+    use crate::headers::{HeaderCapture, Selection};
+
+    /// Records `names_values` as request headers with every header selected (the way
+    /// `capture_headers(true)` does); pairs that `http` refuses as a name or value are skipped,
+    /// since no client could send them. Returns each attribute key with its values, in order.
+    pub fn capture_headers(names_values: &[(Vec<u8>, Vec<u8>)]) -> Vec<(String, Vec<String>)> {
+        let mut headers = http::HeaderMap::new();
+        for (name, value) in names_values {
+            if let (Ok(name), Ok(value)) = (
+                http::HeaderName::from_bytes(name),
+                http::HeaderValue::from_bytes(value),
+            ) {
+                headers.append(name, value);
+            }
+        }
+        let capture = HeaderCapture {
+            request: Selection::All,
+            response: Selection::All,
+            extra_sensitive: None,
+        };
+        let mut out = Vec::new();
+        capture.record(false, &headers, &mut out);
+        out.into_iter()
+            .map(|kv| {
+                let values = match kv.value {
+                    Value::Array(Array::String(values)) => {
+                        values.iter().map(|v| v.as_str().to_owned()).collect()
+                    }
+                    other => vec![format!("unexpected value type: {other:?}")],
+                };
+                (kv.key.to_string(), values)
+            })
+            .collect()
+    }
+
+    /// Whether the value of the (lowercase) header `name` is redacted by default.
+    pub fn header_is_sensitive(name: &str) -> bool {
+        HeaderCapture::default().is_sensitive(name)
+    }
+
+    /// How a Content-Type is captured: `opaque`, `form`, or `text/<encoding name>`.
+    pub fn payload(content_type: Option<&str>) -> String {
+        match Payload::of(content_type) {
+            Payload::Text(encoding) => format!("text/{}", encoding.name()),
+            Payload::Form => "form".to_owned(),
+            Payload::Opaque => "opaque".to_owned(),
+        }
+    }
+
+    /// What [`capture_body`] recorded.
+    #[derive(Debug, Clone, PartialEq, Eq)]
+    pub struct CapturedBody {
+        /// The captured text (`http.*.body.text`), if any.
+        pub text: Option<String>,
+        /// The form as a JSON object (`http.request.body.form`), if any.
+        pub form_json: Option<String>,
+        /// Every byte seen.
+        pub total: u64,
+    }
+
+    /// Captures a body made of `chunks` with the given Content-Type and limit: chunk by chunk,
+    /// or (`one_buf`) as a single multi-chunk `Buf` the way a chained buffer reaches the
+    /// capture. `incomplete`: the body was dropped or failed before its end.
+    pub fn capture_body(
+        content_type: Option<&str>,
+        chunks: &[&[u8]],
+        limit: usize,
+        one_buf: bool,
+        incomplete: bool,
+    ) -> CapturedBody {
+        let mut capture = BodyCapture::new(Payload::of(content_type), limit);
+        if one_buf {
+            capture.push_buf(&Chunks(chunks.iter().copied().collect()));
+        } else {
+            for chunk in chunks {
+                capture.push(chunk);
+            }
+        }
+        if incomplete {
+            capture.mark_incomplete();
+        }
+        CapturedBody {
+            text: capture.text(),
+            form_json: capture.form_json(),
+            total: capture.total(),
+        }
+    }
+
+    /// A `Buf` over several slices that hands them all out from `chunks_vectored`.
+    struct Chunks<'a>(VecDeque<&'a [u8]>);
+
+    impl Buf for Chunks<'_> {
+        fn remaining(&self) -> usize {
+            self.0.iter().map(|c| c.len()).sum()
+        }
+
+        fn chunk(&self) -> &[u8] {
+            self.0
+                .iter()
+                .find(|c| !c.is_empty())
+                .copied()
+                .unwrap_or(&[])
+        }
+
+        fn advance(&mut self, mut cnt: usize) {
+            while cnt > 0 {
+                let Some(front) = self.0.front_mut() else {
+                    return;
+                };
+                let n = cnt.min(front.len());
+                *front = &front[n..];
+                cnt -= n;
+                if front.is_empty() {
+                    self.0.pop_front();
+                }
+            }
+        }
+
+        fn chunks_vectored<'b>(&'b self, dst: &mut [std::io::IoSlice<'b>]) -> usize {
+            let mut n = 0;
+            for chunk in self.0.iter().filter(|c| !c.is_empty()) {
+                if n == dst.len() {
+                    break;
+                }
+                dst[n] = std::io::IoSlice::new(chunk);
+                n += 1;
+            }
+            n
+        }
+    }
+
+    /// Runs the export scrubber of `configure()` (default patterns) over `attributes`.
+    #[cfg(feature = "configure")]
+    pub fn scrub(attributes: &mut [opentelemetry::KeyValue]) {
+        type Scrub = Box<dyn Fn(&mut [opentelemetry::KeyValue]) + Send + Sync>;
+        static SCRUB: std::sync::OnceLock<Scrub> = std::sync::OnceLock::new();
+        let scrub = SCRUB.get_or_init(|| {
+            let scrubber = crate::Scrubbing::default().build().ok();
+            Box::new(move |attributes| {
+                if let Some(scrubber) = &scrubber {
+                    scrubber.scrub(attributes);
+                }
+            })
+        });
+        scrub(attributes);
+    }
+}

@@ -329,7 +329,7 @@ impl State {
             if !matches!(ending, Ending::Complete) {
                 capture.mark_incomplete();
             }
-            if let Some(text) = capture.text() {
+            if let Some(text) = capture.text().filter(|t| !t.is_empty()) {
                 span.set_attribute(KeyValue::new(RESPONSE_BODY_TEXT, text));
             }
         }
@@ -380,8 +380,12 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// Records a captured request body on `span`: its size, and its text or form.
+/// Records a captured request body on `span`: its size, and its text or form. An empty body
+/// (GET, or an empty stream) records nothing, whichever front end sent it.
 pub(crate) fn record_request_body(span: &SpanRef<'_>, capture: &BodyCapture) {
+    if capture.total() == 0 {
+        return;
+    }
     let size = i64::try_from(capture.total()).unwrap_or(i64::MAX);
     span.set_attribute(KeyValue::new(semattr::HTTP_REQUEST_BODY_SIZE, size));
     let recorded = match capture.payload() {

@@ -40,6 +40,15 @@ impl Drop for Recorder {
 }
 
 impl<B: Body> TeeBody<B> {
+    /// A body that records nothing (capture off, or the request is not instrumented).
+    #[cfg_attr(not(feature = "tower"), allow(dead_code))]
+    pub(crate) fn passthrough(inner: B) -> Self {
+        TeeBody {
+            inner,
+            recorder: None,
+        }
+    }
+
     pub(crate) fn new(inner: B, capture: BodyCapture, cx: opentelemetry::Context) -> Self {
         TeeBody {
             inner,
@@ -49,6 +58,18 @@ impl<B: Body> TeeBody<B> {
                 complete: false,
             }),
         }
+    }
+}
+
+impl<B> TeeBody<B> {
+    /// The wrapped body.
+    pub fn get_ref(&self) -> &B {
+        &self.inner
+    }
+
+    /// Unwraps the body; what was captured so far is recorded (marked incomplete).
+    pub fn into_inner(self) -> B {
+        self.inner
     }
 }
 

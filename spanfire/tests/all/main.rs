@@ -4,6 +4,7 @@ mod support;
 
 mod body_props;
 mod collector;
+mod frontends;
 mod httpbin;
 mod metrics;
 mod options;

@@ -11,34 +11,6 @@ use spanfire::{ExcludedUrls, RequestInfo, ResponseOutcome};
 
 use crate::support::*;
 
-/// The attributes of a completed request that got a response.
-fn response_attrs(
-    server: &TestServer,
-    method: &'static str,
-    url_full: &str,
-    status: i64,
-    body_size: Option<i64>,
-) -> Vec<(&'static str, Want)> {
-    let mut want = vec![
-        ("http.request.method", is(method)),
-        ("url.full", is(url_full.to_owned())),
-        ("server.address", is("127.0.0.1")),
-        ("server.port", is(server.port())),
-        ("url.scheme", is("http")),
-        ("http.response.status_code", is(status)),
-        ("network.protocol.version", is("1.1")),
-        ("network.peer.address", is("127.0.0.1")),
-        ("network.peer.port", is(server.port())),
-    ];
-    if let Some(size) = body_size {
-        want.push(("http.response.body.size", is(size)));
-    }
-    if status >= 400 {
-        want.push(("error.type", is(status.to_string())));
-    }
-    want
-}
-
 #[tokio::test]
 async fn get_with_query_records_the_full_attribute_set() {
     let server = TestServer::start().await;
@@ -120,17 +92,6 @@ async fn client_and_server_errors_are_errors_without_description() {
 async fn closed_port() -> u16 {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     listener.local_addr().unwrap().port()
-}
-
-fn transport_error_attrs(url: &str, port: u16, kind: &str) -> Vec<(&'static str, Want)> {
-    vec![
-        ("http.request.method", is("GET")),
-        ("url.full", is(url.to_owned())),
-        ("server.address", is("127.0.0.1")),
-        ("server.port", is(i64::from(port))),
-        ("url.scheme", is("http")),
-        ("error.type", is(kind.to_owned())),
-    ]
 }
 
 fn exception(span: &opentelemetry_sdk::trace::SpanData) -> (String, String) {

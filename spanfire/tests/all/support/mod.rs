@@ -1,5 +1,6 @@
 //! Shared test support: the loopback server, in-memory telemetry and span assertions.
 
+pub mod front;
 mod server;
 
 pub use server::TestServer;
@@ -192,4 +193,44 @@ fn kv<'a>(attrs: impl Iterator<Item = &'a KeyValue>) -> Vec<(String, Value)> {
     attrs
         .map(|kv| (kv.key.to_string(), kv.value.clone()))
         .collect()
+}
+
+/// The attributes of a completed request that got a response.
+pub fn response_attrs(
+    server: &TestServer,
+    method: &'static str,
+    url_full: &str,
+    status: i64,
+    body_size: Option<i64>,
+) -> Vec<(&'static str, Want)> {
+    let mut want = vec![
+        ("http.request.method", is(method)),
+        ("url.full", is(url_full.to_owned())),
+        ("server.address", is("127.0.0.1")),
+        ("server.port", is(server.port())),
+        ("url.scheme", is("http")),
+        ("http.response.status_code", is(status)),
+        ("network.protocol.version", is("1.1")),
+        ("network.peer.address", is("127.0.0.1")),
+        ("network.peer.port", is(server.port())),
+    ];
+    if let Some(size) = body_size {
+        want.push(("http.response.body.size", is(size)));
+    }
+    if status >= 400 {
+        want.push(("error.type", is(status.to_string())));
+    }
+    want
+}
+
+/// The attributes of a request that failed before a response.
+pub fn transport_error_attrs(url: &str, port: u16, kind: &str) -> Vec<(&'static str, Want)> {
+    vec![
+        ("http.request.method", is("GET")),
+        ("url.full", is(url.to_owned())),
+        ("server.address", is("127.0.0.1")),
+        ("server.port", is(i64::from(port))),
+        ("url.scheme", is("http")),
+        ("error.type", is(kind.to_owned())),
+    ]
 }

@@ -1,0 +1,140 @@
+//! Header capture and sanitising: `http.request.header.<name>` attributes from arbitrary header
+//! names and values (non-UTF-8 and control bytes included), then the export scrubber over them.
+//!
+//! Checked: no panic; one attribute per distinct name, keyed by the lowercase name; one string
+//! per value, in order; a name containing a sensitive part records only `[REDACTED]`; any other
+//! name records its values (lossily decoded) unchanged; after scrubbing, no value of a header
+//! whose name is sensitive survives, and `[REDACTED]` is left as it is.
+#![no_main]
+
+use std::collections::BTreeMap;
+
+use libfuzzer_sys::arbitrary::{self, Arbitrary};
+use libfuzzer_sys::fuzz_target;
+use opentelemetry::{Array, KeyValue, StringValue, Value};
+use spanfire::__fuzz::{capture_headers, header_is_sensitive, scrub};
+use spanfire::{DEFAULT_SCRUB_PATTERNS, DEFAULT_SENSITIVE_HEADER_PARTS, REDACTED_HEADER_VALUE};
+
+/// Names a client really sends, so that inputs reach the interesting branches quickly.
+const NAMES: &[&str] = &[
+    "authorization",
+    "proxy-authorization",
+    "cookie",
+    "set-cookie",
+    "x-api-key",
+    "x-auth-token",
+    "access-control-allow-credentials",
+    "content-type",
+    "traceparent",
+    "x-custom",
+    "x-amz-security-token",
+    "x-csrf-token",
+];
+
+#[derive(Arbitrary, Debug)]
+enum Name {
+    Known { index: u8, upper: bool },
+    Affixed { prefix: String, index: u8, suffix: String },
+    Raw(Vec<u8>),
+}
+
+impl Name {
+    fn bytes(&self) -> Vec<u8> {
+        let known = |i: &u8| NAMES[usize::from(*i) % NAMES.len()];
+        match self {
+            Name::Known { index, upper } if *upper => known(index).to_ascii_uppercase().into_bytes(),
+            Name::Known { index, .. } => known(index).as_bytes().to_vec(),
+            Name::Affixed {
+                prefix,
+                index,
+                suffix,
+            } => format!("{prefix}{}{suffix}", known(index)).into_bytes(),
+            Name::Raw(bytes) => bytes.clone(),
+        }
+    }
+}
+
+#[derive(Arbitrary, Debug)]
+struct Input {
+    headers: Vec<(Name, Vec<u8>)>,
+}
+
+fuzz_target!(|input: Input| {
+    let pairs: Vec<(Vec<u8>, Vec<u8>)> = input
+        .headers
+        .iter()
+        .map(|(n, v)| (n.bytes(), v.clone()))
+        .collect();
+    // What a client could send: the pairs `http` accepts, grouped by lowercase name.
+    let mut sent: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
+    for (name, value) in &pairs {
+        if let (Ok(n), Ok(_)) = (
+            http::HeaderName::from_bytes(name),
+            http::HeaderValue::from_bytes(value),
+        ) {
+            sent.entry(n.as_str().to_owned())
+                .or_default()
+                .push(value.clone());
+        }
+    }
+    let captured = capture_headers(&pairs);
+    assert_eq!(captured.len(), sent.len(), "one attribute per name");
+    let mut attributes = Vec::new();
+    for (key, values) in &captured {
+        let name = key
+            .strip_prefix("http.request.header.")
+            .unwrap_or_else(|| panic!("unexpected key {key:?}"));
+        let raw = sent.get(name).unwrap_or_else(|| panic!("{name:?} was not sent"));
+        assert_eq!(values.len(), raw.len(), "one string per value of {name:?}");
+        let is_sensitive = DEFAULT_SENSITIVE_HEADER_PARTS.iter().any(|p| name.contains(p));
+        assert_eq!(header_is_sensitive(name), is_sensitive, "{name:?}");
+        for (value, raw) in values.iter().zip(raw) {
+            if is_sensitive {
+                assert_eq!(value, REDACTED_HEADER_VALUE, "{name:?} leaked");
+            } else {
+                assert_eq!(*value, String::from_utf8_lossy(raw), "{name:?} altered");
+            }
+        }
+        let array: Vec<StringValue> = values.iter().map(|v| v.clone().into()).collect();
+        attributes.push(KeyValue::new(key.clone(), Value::Array(Array::String(array))));
+    }
+    scrub(&mut attributes);
+    for (kv, (_, before)) in attributes.iter().zip(&captured) {
+        let Value::Array(Array::String(after)) = &kv.value else {
+            panic!("scrubbing changed the type of {}", kv.key);
+        };
+        assert_eq!(after.len(), before.len(), "{}", kv.key);
+        let name = &kv.key.as_str()["http.request.header.".len()..];
+        for (a, b) in after.iter().zip(before) {
+            if b == REDACTED_HEADER_VALUE {
+                assert_eq!(a.as_str(), REDACTED_HEADER_VALUE, "[REDACTED] kept as it is");
+            } else if a.as_str() != b {
+                assert!(is_marker(a.as_str()), "{name:?}: {b:?} -> {a:?}");
+            } else {
+                // The scrubber looks at the key's last dot-separated segment only, so a header
+                // name with a dot (`x-credential.v2`) escapes it: a known gap, reported in
+                // issue 8; the capture's own list still redacts the common names.
+                let last = name.rsplit('.').next().unwrap_or(name);
+                assert!(
+                    last == "access-control-allow-credentials" || !scrub_patterns().is_match(last),
+                    "{name:?} names a secret but its value {b:?} was exported"
+                );
+            }
+        }
+    }
+});
+
+fn is_marker(value: &str) -> bool {
+    value.starts_with("[Scrubbed due to '") && value.ends_with("']")
+}
+
+/// The scrubber's default patterns, matched against the whole header name.
+fn scrub_patterns() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        regex::RegexBuilder::new(&DEFAULT_SCRUB_PATTERNS.join("|"))
+            .case_insensitive(true)
+            .build()
+            .unwrap()
+    })
+}

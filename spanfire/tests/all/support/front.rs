@@ -1,0 +1,280 @@
+//! One client API over both front ends, so every scenario is written once and run against
+//! reqwest (+ middleware) and hyper-util's Client (+ the tower layer).
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, Request, Response};
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use spanfire::{HttpClientInstrumentation, InstrumentedBody, TeeBody};
+use tower::{Service, ServiceExt};
+
+/// Which front end a scenario runs against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Front {
+    Reqwest,
+    Tower,
+}
+
+type ReqBody = BoxBody<Bytes, std::io::Error>;
+type Hyper = hyper_util::client::legacy::Client<HttpConnector, TeeBody<ReqBody>>;
+type TowerClient = spanfire::tower::SpanfireService<WithTimeout>;
+
+/// Options of the underlying client (not of the instrumentation).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ClientOptions {
+    pub timeout: Option<Duration>,
+    pub http2_only: bool,
+}
+
+/// An instrumented client of either front end.
+#[derive(Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum Client {
+    Reqwest(reqwest_middleware::ClientWithMiddleware),
+    Tower(TowerClient),
+}
+
+impl Client {
+    pub fn new(
+        front: Front,
+        instrumentation: HttpClientInstrumentation,
+        options: ClientOptions,
+    ) -> Client {
+        match front {
+            Front::Reqwest => {
+                let mut builder = reqwest::Client::builder();
+                if let Some(t) = options.timeout {
+                    builder = builder.timeout(t);
+                }
+                if options.http2_only {
+                    builder = builder.http2_prior_knowledge();
+                }
+                Client::Reqwest(instrumentation.instrument_reqwest(builder.build().unwrap()))
+            }
+            Front::Tower => {
+                let mut builder = hyper_util::client::legacy::Client::builder(TokioExecutor::new());
+                builder.http2_only(options.http2_only);
+                let hyper: Hyper = builder.build_http();
+                let inner = WithTimeout {
+                    hyper,
+                    timeout: options.timeout,
+                };
+                Client::Tower(tower::Layer::layer(&instrumentation.layer(), inner))
+            }
+        }
+    }
+
+    pub async fn send(&self, req: Req) -> Result<Resp, SendError> {
+        match self {
+            Client::Reqwest(client) => {
+                let mut request =
+                    reqwest::Request::new(req.method.clone(), req.url.parse().unwrap());
+                for (k, v) in &req.headers {
+                    request.headers_mut().append(*k, v.parse().unwrap());
+                }
+                *request.body_mut() = match req.body {
+                    ReqBodySpec::Empty => None,
+                    ReqBodySpec::Full(b) => Some(b.into()),
+                    ReqBodySpec::Chunks(chunks) => Some(reqwest::Body::wrap_stream(
+                        futures_util::stream::iter(chunks.into_iter().map(Ok::<_, std::io::Error>)),
+                    )),
+                };
+                let mut extensions = http::Extensions::new();
+                if req.disable_propagation {
+                    extensions.insert(spanfire::DisablePropagation);
+                }
+                client
+                    .execute_with_extensions(request, &mut extensions)
+                    .await
+                    .map(Resp::Reqwest)
+                    .map_err(|e| SendError(e.to_string()))
+            }
+            Client::Tower(service) => {
+                let body: ReqBody = match req.body {
+                    ReqBodySpec::Empty => Full::new(Bytes::new()).map_err(|e| match e {}).boxed(),
+                    ReqBodySpec::Full(b) => {
+                        Full::new(Bytes::from(b)).map_err(|e| match e {}).boxed()
+                    }
+                    ReqBodySpec::Chunks(chunks) => {
+                        BodyExt::boxed(StreamBody::new(futures_util::stream::iter(
+                            chunks
+                                .into_iter()
+                                .map(|c| Ok::<_, std::io::Error>(Frame::data(Bytes::from(c)))),
+                        )))
+                    }
+                };
+                let mut builder = Request::builder().method(req.method).uri(&req.url);
+                for (k, v) in &req.headers {
+                    builder = builder.header(*k, v);
+                }
+                let mut request = builder.body(body).unwrap();
+                if req.disable_propagation {
+                    request
+                        .extensions_mut()
+                        .insert(spanfire::DisablePropagation);
+                }
+                let mut service = service.clone();
+                let ready = service
+                    .ready()
+                    .await
+                    .map_err(|e| SendError(e.to_string()))?;
+                ready
+                    .call(request)
+                    .await
+                    .map(Resp::Tower)
+                    .map_err(|e| SendError(e.to_string()))
+            }
+        }
+    }
+
+    pub async fn get(&self, url: &str) -> Result<Resp, SendError> {
+        self.send(Req::new(Method::GET, url)).await
+    }
+}
+
+/// What a scenario sends.
+pub struct Req {
+    pub method: Method,
+    pub url: String,
+    pub headers: Vec<(&'static str, String)>,
+    pub body: ReqBodySpec,
+    pub disable_propagation: bool,
+}
+
+pub enum ReqBodySpec {
+    Empty,
+    Full(Vec<u8>),
+    Chunks(Vec<Vec<u8>>),
+}
+
+impl Req {
+    pub fn new(method: Method, url: &str) -> Req {
+        Req {
+            method,
+            url: url.to_owned(),
+            headers: Vec::new(),
+            body: ReqBodySpec::Empty,
+            disable_propagation: false,
+        }
+    }
+    pub fn header(mut self, name: &'static str, value: &str) -> Req {
+        self.headers.push((name, value.to_owned()));
+        self
+    }
+    pub fn body(mut self, body: &[u8]) -> Req {
+        self.body = ReqBodySpec::Full(body.to_vec());
+        self
+    }
+    pub fn chunks(mut self, chunks: &[&[u8]]) -> Req {
+        self.body = ReqBodySpec::Chunks(chunks.iter().map(|c| c.to_vec()).collect());
+        self
+    }
+    pub fn without_propagation(mut self) -> Req {
+        self.disable_propagation = true;
+        self
+    }
+}
+
+/// A response of either front end; its body streams.
+#[allow(clippy::large_enum_variant)]
+pub enum Resp {
+    Reqwest(reqwest::Response),
+    Tower(Response<InstrumentedBody<Incoming>>),
+}
+
+impl Resp {
+    pub fn status(&self) -> u16 {
+        match self {
+            Resp::Reqwest(r) => r.status().as_u16(),
+            Resp::Tower(r) => r.status().as_u16(),
+        }
+    }
+
+    /// The next data chunk, or `None` at the end.
+    pub async fn chunk(&mut self) -> Option<Bytes> {
+        match self {
+            Resp::Reqwest(r) => r.chunk().await.unwrap(),
+            Resp::Tower(r) => loop {
+                let frame = r.body_mut().frame().await?.unwrap();
+                if let Ok(data) = frame.into_data() {
+                    break Some(data);
+                }
+            },
+        }
+    }
+
+    pub async fn bytes(mut self) -> Vec<u8> {
+        let mut out = Vec::new();
+        while let Some(chunk) = self.chunk().await {
+            out.extend_from_slice(&chunk);
+        }
+        out
+    }
+}
+
+#[derive(Debug)]
+pub struct SendError(#[allow(dead_code)] pub String);
+
+/// hyper-util's client with a request timeout, as an application would add one.
+#[derive(Clone)]
+pub struct WithTimeout {
+    hyper: Hyper,
+    timeout: Option<Duration>,
+}
+
+/// Errors of [`WithTimeout`]: the client's, or the timeout.
+#[derive(Debug)]
+pub enum ClientError {
+    Hyper(hyper_util::client::legacy::Error),
+    TimedOut,
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Hyper(e) => write!(f, "{e}"),
+            ClientError::TimedOut => f.write_str("request timed out"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ClientError::Hyper(e) => Some(e),
+            ClientError::TimedOut => None,
+        }
+    }
+}
+
+impl Service<Request<TeeBody<ReqBody>>> for WithTimeout {
+    type Response = Response<Incoming>;
+    type Error = ClientError;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Incoming>, ClientError>> + Send>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request<TeeBody<ReqBody>>) -> Self::Future {
+        let call = self.hyper.request(request);
+        let timeout = self.timeout;
+        Box::pin(async move {
+            match timeout {
+                Some(t) => match tokio::time::timeout(t, call).await {
+                    Ok(result) => result.map_err(ClientError::Hyper),
+                    Err(_) => Err(ClientError::TimedOut),
+                },
+                None => call.await.map_err(ClientError::Hyper),
+            }
+        })
+    }
+}
