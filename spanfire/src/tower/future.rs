@@ -28,7 +28,12 @@ struct Pending {
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(future: F, span: RequestSpan, cx: opentelemetry::Context, method: Method) -> Self {
+    pub(crate) fn new(
+        future: F,
+        span: RequestSpan,
+        cx: opentelemetry::Context,
+        method: Method,
+    ) -> Self {
         ResponseFuture {
             future,
             state: Some(Pending { span, cx, method }),
@@ -57,7 +62,9 @@ where
         let _attached = this.state.as_ref().map(|s| s.cx.clone().attach());
         let result = ready!(this.future.poll(cx));
         let Some(Pending { span, method, .. }) = this.state.take() else {
-            return Poll::Ready(result.map(|res| res.map(|body| InstrumentedBody::new(body, None))));
+            return Poll::Ready(
+                result.map(|res| res.map(|body| InstrumentedBody::new(body, None))),
+            );
         };
         Poll::Ready(match result {
             Ok(response) => Ok(wrap_response(response, &method, span)),
@@ -73,7 +80,11 @@ where
     }
 }
 
-fn wrap_response<B>(response: Response<B>, method: &Method, mut span: RequestSpan) -> Response<InstrumentedBody<B>>
+fn wrap_response<B>(
+    response: Response<B>,
+    method: &Method,
+    mut span: RequestSpan,
+) -> Response<InstrumentedBody<B>>
 where
     B: Body,
     B::Error: std::error::Error + 'static,

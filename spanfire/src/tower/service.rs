@@ -98,9 +98,18 @@ mod tests {
     #[test]
     fn urls_come_from_absolute_uris_or_the_host_header() {
         let absolute = Request::get("https://h:8443/p?q=1").body(()).unwrap();
-        assert_eq!(request_url(&absolute).unwrap().as_str(), "https://h:8443/p?q=1");
-        let relative = Request::get("/p?q=1").header("host", "h:81").body(()).unwrap();
-        assert_eq!(request_url(&relative).unwrap().as_str(), "http://h:81/p?q=1");
+        assert_eq!(
+            request_url(&absolute).unwrap().as_str(),
+            "https://h:8443/p?q=1"
+        );
+        let relative = Request::get("/p?q=1")
+            .header("host", "h:81")
+            .body(())
+            .unwrap();
+        assert_eq!(
+            request_url(&relative).unwrap().as_str(),
+            "http://h:81/p?q=1"
+        );
         let nowhere = Request::get("/p").body(()).unwrap();
         assert!(request_url(&nowhere).is_none());
     }
