@@ -408,6 +408,35 @@ async fn http2_concurrent_streams_on_one_connection(front: Front) {
     assert_eq!(ports.len(), 1, "one server port");
 }
 
+async fn https_negotiates_h2_with_alpn(front: Front) {
+    let (server, der) = TestServer::start_tls().await;
+    let der: &'static [u8] = Box::leak(der.into_boxed_slice());
+    let t = Telemetry::new();
+    let options = ClientOptions {
+        trust: Some(der),
+        ..Default::default()
+    };
+    let c = Client::new(front, t.instrumentation(), options);
+    let url = server.url("/get?q=1");
+    assert!(url.starts_with("https://localhost:"));
+    let body = c.get(&url).await.unwrap().bytes().await;
+    assert_attrs(
+        &t.single(),
+        &[
+            ("http.request.method", is("GET")),
+            ("url.full", is(url.clone())),
+            ("server.address", is("localhost")),
+            ("server.port", is(server.port())),
+            ("url.scheme", is("https")),
+            ("http.response.status_code", is(200)),
+            ("network.protocol.version", is("2")),
+            ("network.peer.address", is("127.0.0.1")),
+            ("network.peer.port", is(server.port())),
+            ("http.response.body.size", is(body.len() as i64)),
+        ],
+    );
+}
+
 macro_rules! both_front_ends {
     ($($scenario:ident),* $(,)?) => {
         mod reqwest_front {
@@ -440,4 +469,5 @@ both_front_ends!(
     headers_are_captured_with_secrets_redacted,
     parent_is_the_current_context,
     http2_concurrent_streams_on_one_connection,
+    https_negotiates_h2_with_alpn,
 );

@@ -25,6 +25,10 @@ pub enum Front {
 
 type ReqBody = BoxBody<Bytes, std::io::Error>;
 type Hyper = hyper_util::client::legacy::Client<HttpConnector, TeeBody<ReqBody>>;
+type HyperTls = hyper_util::client::legacy::Client<
+    hyper_rustls::HttpsConnector<HttpConnector>,
+    TeeBody<ReqBody>,
+>;
 type TowerClient = spanfire::tower::SpanfireService<WithTimeout>;
 
 /// Options of the underlying client (not of the instrumentation).
@@ -32,6 +36,8 @@ type TowerClient = spanfire::tower::SpanfireService<WithTimeout>;
 pub struct ClientOptions {
     pub timeout: Option<Duration>,
     pub http2_only: bool,
+    /// Trust this self-signed certificate (DER) for HTTPS to `localhost`.
+    pub trust: Option<&'static [u8]>,
 }
 
 /// An instrumented client of either front end.
@@ -57,12 +63,19 @@ impl Client {
                 if options.http2_only {
                     builder = builder.http2_prior_knowledge();
                 }
+                if let Some(der) = options.trust {
+                    builder =
+                        builder.tls_certs_only([reqwest::Certificate::from_der(der).unwrap()]);
+                }
                 Client::Reqwest(instrumentation.instrument_reqwest(builder.build().unwrap()))
             }
             Front::Tower => {
                 let mut builder = hyper_util::client::legacy::Client::builder(TokioExecutor::new());
                 builder.http2_only(options.http2_only);
-                let hyper: Hyper = builder.build_http();
+                let hyper = match options.trust {
+                    None => Hyper_::Plain(builder.build_http()),
+                    Some(der) => Hyper_::Tls(builder.build(https_connector(der))),
+                };
                 let inner = WithTimeout {
                     hyper,
                     timeout: options.timeout,
@@ -226,8 +239,32 @@ pub struct SendError(#[allow(dead_code)] pub String);
 /// hyper-util's client with a request timeout, as an application would add one.
 #[derive(Clone)]
 pub struct WithTimeout {
-    hyper: Hyper,
+    hyper: Hyper_,
     timeout: Option<Duration>,
+}
+
+#[derive(Clone)]
+enum Hyper_ {
+    Plain(Hyper),
+    Tls(HyperTls),
+}
+
+/// HTTPS with ALPN (h2, http/1.1), trusting only `der`.
+fn https_connector(der: &[u8]) -> hyper_rustls::HttpsConnector<HttpConnector> {
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der.to_vec().into()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(config)
+        .https_only()
+        .enable_http1()
+        .enable_http2()
+        .build()
 }
 
 /// Errors of [`WithTimeout`]: the client's, or the timeout.
@@ -265,7 +302,10 @@ impl Service<Request<TeeBody<ReqBody>>> for WithTimeout {
     }
 
     fn call(&mut self, request: Request<TeeBody<ReqBody>>) -> Self::Future {
-        let call = self.hyper.request(request);
+        let call = match &self.hyper {
+            Hyper_::Plain(h) => h.request(request),
+            Hyper_::Tls(h) => h.request(request),
+        };
         let timeout = self.timeout;
         Box::pin(async move {
             match timeout {

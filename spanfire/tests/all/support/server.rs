@@ -18,6 +18,7 @@ type Body = BoxBody<Bytes, Infallible>;
 pub struct TestServer {
     pub addr: SocketAddr,
     received: Arc<Mutex<Vec<(String, HeaderMap)>>>,
+    tls: bool,
 }
 
 impl TestServer {
@@ -40,11 +41,67 @@ impl TestServer {
                 });
             }
         });
-        TestServer { addr, received }
+        TestServer {
+            addr,
+            received,
+            tls: false,
+        }
+    }
+
+    /// The same routes over TLS on `localhost` (ALPN h2 and http/1.1), with a fresh
+    /// self-signed certificate; returns the server and the certificate (DER).
+    pub async fn start_tls() -> (TestServer, Vec<u8>) {
+        let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+        let der = cert.cert.der().to_vec();
+        let key =
+            rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        let mut config = rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(vec![der.clone().into()], key)
+            .unwrap();
+        config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let seen = Arc::clone(&received);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let seen = Arc::clone(&seen);
+                let acceptor = acceptor.clone();
+                tokio::spawn(async move {
+                    let Ok(tls) = acceptor.accept(stream).await else {
+                        return;
+                    };
+                    let service = hyper::service::service_fn(move |req| {
+                        let seen = Arc::clone(&seen);
+                        async move { Ok::<_, Infallible>(route(req, seen).await) }
+                    });
+                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                        .serve_connection(TokioIo::new(tls), service)
+                        .await;
+                });
+            }
+        });
+        (
+            TestServer {
+                addr,
+                received,
+                tls: true,
+            },
+            der,
+        )
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
+        if self.tls {
+            format!("https://localhost:{}{path}", self.addr.port())
+        } else {
+            format!("http://{}{path}", self.addr)
+        }
     }
 
     pub fn port(&self) -> i64 {
