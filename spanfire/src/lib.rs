@@ -14,9 +14,10 @@
 //! ```
 //!
 //! - [`configure()`] sets up the pipeline (console output; see its docs).
-//! - [`HttpClientInstrumentation`] holds the options (header capture, hooks, URL filter,
-//!   excluded URLs, providers) and builds a front end: [`instrument_reqwest_client`] /
-//!   [`HttpClientInstrumentation::instrument_reqwest`] for reqwest.
+//! - [`HttpClientInstrumentation`] holds the options (header and body capture, hooks, URL
+//!   filter, excluded URLs, providers, opt-in metrics) and builds a front end:
+//!   [`instrument_reqwest_client`] / [`HttpClientInstrumentation::instrument_reqwest`] for
+//!   reqwest, `HttpClientInstrumentation::layer` (feature `tower`) for hyper-util and tower.
 //! - The span: name `{method}`; `http.request.method`, `url.full` (redacted, see [`redact_url`]),
 //!   `server.address`, `server.port`, `url.scheme` given at start; `http.response.status_code`,
 //!   `network.protocol.version`, `network.peer.*`, `http.response.body.size` at the end; status
@@ -28,7 +29,9 @@
 //!
 //! ## Features
 //! - `reqwest` (default): the reqwest-middleware front end.
-//! - `configure` (default): [`configure()`] and the console exporter.
+//! - `configure` (default): [`configure()`]: console output, OTLP/HTTP export, scrubbing.
+//! - `tower`: the tower layer (`spanfire::tower`).
+//! - `grpc`: OTLP/gRPC export. `tls`: HTTPS export (Logfire).
 //! - `tracing`: the parent of a request span is the current `tracing` span when it is bridged by
 //!   tracing-opentelemetry.
 #![deny(
