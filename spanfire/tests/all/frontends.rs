@@ -437,6 +437,107 @@ async fn https_negotiates_h2_with_alpn(front: Front) {
     );
 }
 
+async fn credentials_in_the_url_are_redacted(front: Front) {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let url = format!("http://user:pa55@{}/get?sig=abc", server.addr);
+    let body = client(front, &t).get(&url).await.unwrap().bytes().await;
+    let redacted = format!("http://REDACTED:REDACTED@{}/get?sig=REDACTED", server.addr);
+    let span = t.single();
+    assert_attrs(
+        &span,
+        &response_attrs(&server, "GET", &redacted, 200, Some(body.len() as i64)),
+    );
+    assert!(!format!("{:?}", span.attributes).contains("pa55"));
+}
+
+async fn binary_response_records_size_only(front: Front) {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let c = Client::new(
+        front,
+        t.instrumentation().capture_response_body(true),
+        ClientOptions::default(),
+    );
+    let body = c
+        .get(&server.url("/bytes/300"))
+        .await
+        .unwrap()
+        .bytes()
+        .await;
+    assert_eq!(body, vec![0xff; 300]);
+    let url = server.url("/bytes/300");
+    assert_attrs(
+        &t.single(),
+        &response_attrs(&server, "GET", &url, 200, Some(300)),
+    );
+}
+
+async fn response_hook_runs_once_and_may_override(front: Front) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&calls);
+    let instrumentation = t.instrumentation().response_hook(
+        move |span: &SpanRef<'_>, outcome: &spanfire::ResponseOutcome<'_>| {
+            seen.fetch_add(1, Ordering::SeqCst);
+            if let spanfire::ResponseOutcome::Response(head) = outcome {
+                if head.status() == 404 {
+                    span.set_status(Status::Ok);
+                }
+            }
+        },
+    );
+    let c = Client::new(front, instrumentation, ClientOptions::default());
+    c.get(&server.url("/status/404"))
+        .await
+        .unwrap()
+        .bytes()
+        .await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    assert!(c.get(&format!("http://127.0.0.1:{port}/")).await.is_err());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "once for the response, once for the error"
+    );
+    let spans = t.spans();
+    assert_eq!(
+        spans[0].status,
+        Status::Ok,
+        "the hook overrode the 404's status"
+    );
+}
+
+#[cfg(feature = "tracing")]
+async fn parent_is_the_current_tracing_span(front: Front) {
+    use tracing::Instrument;
+    use tracing_subscriber::layer::SubscriberExt;
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let c = client(front, &t);
+    let layer = tracing_opentelemetry::layer().with_tracer(t.provider.tracer("app"));
+    let _default = tracing::subscriber::set_default(tracing_subscriber::registry().with(layer));
+    let root = tracing::info_span!("checkout");
+    let url = server.url("/get");
+    async { c.get(&url).await.unwrap().bytes().await }
+        .instrument(root)
+        .await;
+    let spans = t.spans();
+    let parent = spans
+        .iter()
+        .find(|s| s.name == "checkout")
+        .expect("tracing span exported");
+    let child = spans.iter().find(|s| s.name == "GET").unwrap();
+    assert_eq!(child.parent_span_id, parent.span_context.span_id());
+}
+
 macro_rules! both_front_ends {
     ($($scenario:ident),* $(,)?) => {
         mod reqwest_front {
@@ -470,4 +571,22 @@ both_front_ends!(
     parent_is_the_current_context,
     http2_concurrent_streams_on_one_connection,
     https_negotiates_h2_with_alpn,
+    credentials_in_the_url_are_redacted,
+    binary_response_records_size_only,
+    response_hook_runs_once_and_may_override,
 );
+
+#[cfg(feature = "tracing")]
+mod tracing_parent {
+    use super::*;
+
+    #[tokio::test]
+    async fn reqwest_front() {
+        parent_is_the_current_tracing_span(Front::Reqwest).await
+    }
+
+    #[tokio::test]
+    async fn tower_front() {
+        parent_is_the_current_tracing_span(Front::Tower).await
+    }
+}

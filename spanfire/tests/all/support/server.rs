@@ -168,6 +168,12 @@ async fn route(
         }
         "stream" => stream(number(1), number(2)),
         "v1" => full(200, ""),
+        "bytes" => {
+            let mut res = full(200, vec![0xff_u8; number(1) as usize]);
+            res.headers_mut()
+                .insert("content-type", "application/octet-stream".parse().unwrap());
+            res
+        }
         "slow" => {
             // a slow OTLP receiver: /slow/MS/v1/... answers 200 after MS milliseconds
             tokio::time::sleep(Duration::from_millis(number(1))).await;
