@@ -170,9 +170,9 @@ impl RequestSpan {
 
     /// Injects trace context into `headers`, unless turned off for all requests, for this host,
     /// or for this request (`disabled`).
-    pub(crate) fn inject(&self, url: &Url, disabled: bool, headers: &mut HeaderMap) {
+    pub(crate) fn inject(&self, host: Option<&str>, disabled: bool, headers: &mut HeaderMap) {
         let Some(s) = &self.state else { return };
-        if disabled || !s.inner.propagation.allows(url.host_str()) {
+        if disabled || !s.inner.propagation.allows(host) {
             return;
         }
         if let Err(message) = crate::propagation::inject(&s.cx, headers) {

@@ -40,11 +40,10 @@ impl Middleware for SpanfireMiddleware {
             return next.run(req, extensions).await;
         };
         let disabled = extensions.get::<DisablePropagation>().is_some();
-        let url = req.url().clone();
-        span.inject(&url, disabled, req.headers_mut());
+        inject(&span, &mut req, disabled);
         span.on_request(&RequestInfo {
             method: req.method(),
-            url: &url,
+            url: req.url(),
             headers: req.headers(),
             extensions,
         });
@@ -66,6 +65,13 @@ impl Middleware for SpanfireMiddleware {
             }
         }
     }
+}
+
+/// Injects trace context into the request headers (the host decides, see `propagate_to_hosts`).
+fn inject(span: &RequestSpan, req: &mut Request, disabled: bool) {
+    let mut headers = std::mem::take(req.headers_mut());
+    span.inject(req.url().host_str(), disabled, &mut headers);
+    *req.headers_mut() = headers;
 }
 
 /// Captures a buffered body at once, or wraps a streaming one in a [`TeeBody`].

@@ -57,7 +57,7 @@ where
         };
         let (mut parts, body) = request.into_parts();
         let disabled = parts.extensions.get::<DisablePropagation>().is_some();
-        span.inject(&url, disabled, &mut parts.headers);
+        span.inject(url.host_str(), disabled, &mut parts.headers);
         span.note_request_size(None, &parts.headers);
         span.on_request(&RequestInfo {
             method: &parts.method,
