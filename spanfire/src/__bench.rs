@@ -61,7 +61,7 @@ impl Core {
             return;
         };
         let extensions = http::Extensions::new();
-        span.inject(ex.url, false, request_headers);
+        span.inject(ex.url.host_str(), false, request_headers);
         span.on_request(&RequestInfo {
             method: ex.method,
             url: ex.url,
