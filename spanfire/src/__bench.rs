@@ -49,7 +49,7 @@ impl Core {
     /// Starts a request span (URL redaction, start attributes, sampling) and ends it at once
     /// as complete.
     pub fn start_end(&self, method: &Method, url: &Url) {
-        if let Some(span) = self.0.start_span(method, url) {
+        if let Some(span) = self.0.start_span(method, url, &http::Extensions::new()) {
             span.end_body(Ok(()));
         }
     }
@@ -57,7 +57,10 @@ impl Core {
     /// A whole exchange: start, trace-context injection into `request_headers`, request
     /// headers and hook, request body capture, response head, one body chunk, end.
     pub fn exchange(&self, ex: &Exchange<'_>, request_headers: &mut HeaderMap) {
-        let Some(mut span) = self.0.start_span(ex.method, ex.url) else {
+        let Some(mut span) = self
+            .0
+            .start_span(ex.method, ex.url, &http::Extensions::new())
+        else {
             return;
         };
         let extensions = http::Extensions::new();

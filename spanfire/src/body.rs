@@ -173,7 +173,9 @@ mod tests {
     fn wrap(t: &TestTelemetry, frames: Vec<Item>, exact: bool) -> InstrumentedBody<Scripted> {
         let inner = t.instrumentation().build();
         let url = url::Url::parse("http://127.0.0.1:1/x").unwrap();
-        let mut span = inner.start_span(&http::Method::GET, &url).unwrap();
+        let mut span = inner
+            .start_span(&http::Method::GET, &url, &http::Extensions::new())
+            .unwrap();
         let headers = HeaderMap::new();
         let head = crate::hooks::ResponseHead {
             status: http::StatusCode::OK,

@@ -17,3 +17,25 @@
 /// ```
 #[derive(Debug, Clone, Copy, Default)]
 pub struct DisablePropagation;
+
+/// Names the route of one request: the span is named `{method} {template}` (instead of just
+/// `{method}`) and records `url.template`, giving low-cardinality span names.
+///
+/// ```no_run
+/// # async fn run(client: reqwest_middleware::ClientWithMiddleware) -> reqwest_middleware::Result<()> {
+/// client
+///     .get("http://127.0.0.1:8080/users/42")
+///     .with_extension(spanfire::UrlTemplate::new("/users/{id}"))
+///     .send()
+///     .await?;
+/// # Ok(()) }
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UrlTemplate(pub std::borrow::Cow<'static, str>);
+
+impl UrlTemplate {
+    /// A template such as `/users/{id}`.
+    pub fn new(template: impl Into<std::borrow::Cow<'static, str>>) -> Self {
+        UrlTemplate(template.into())
+    }
+}

@@ -24,7 +24,8 @@
 //!   Error with `error.type` for 4xx/5xx and transport errors ([`ErrorKind`]); an
 //!   [`RESPONSE_HEAD_EVENT`] when the head arrives; [`CANCELLED_ATTRIBUTE`] when the caller
 //!   dropped the request or body. It ends exactly once, when the body ends, fails or is dropped.
-//! - Hooks and URL filters: see [`hooks`]. Per-request overrides: [`DisablePropagation`].
+//! - Hooks and URL filters: see [`hooks`]. Per-request overrides: [`DisablePropagation`],
+//!   [`UrlTemplate`].
 //! - No span, metric or propagation for [`ExcludedUrls`] or inside [`suppress`]/[`suppressed`].
 //!
 //! ## Features
@@ -74,7 +75,7 @@ pub use body::InstrumentedBody;
 pub use capture::{DEFAULT_BODY_LIMIT, TRUNCATION_MARKER};
 pub use error::Error;
 pub use exclude::{suppress, suppressed, ExcludedUrls, ENV_EXCLUDED_URLS};
-pub use extensions::DisablePropagation;
+pub use extensions::{DisablePropagation, UrlTemplate};
 pub use headers::{
     DEFAULT_SENSITIVE_HEADER_PARTS, ENV_CAPTURE_REQUEST, ENV_CAPTURE_RESPONSE, ENV_SANITIZE,
     REDACTED_HEADER_VALUE,

@@ -76,13 +76,26 @@ pub(crate) struct Failure<'a> {
 impl Inner {
     /// Starts the span of a request, or returns `None` when the request is excluded or telemetry
     /// is suppressed.
-    pub(crate) fn start_span(self: &Arc<Self>, method: &Method, url: &Url) -> Option<RequestSpan> {
+    pub(crate) fn start_span(
+        self: &Arc<Self>,
+        method: &Method,
+        url: &Url,
+        extensions: &http::Extensions,
+    ) -> Option<RequestSpan> {
         if Context::is_current_telemetry_suppressed() || self.excluded.is_excluded(url.as_str()) {
             return None;
         }
         let (url_full, filter_panic) = self.url_full(url);
         let method_attr = semconv::method_attr(method);
-        let attrs = semconv::request_start_attributes(method, url, url_full);
+        let mut attrs = semconv::request_start_attributes(method, url, url_full);
+        let template = extensions.get::<crate::UrlTemplate>();
+        let name: std::borrow::Cow<'static, str> = match template {
+            Some(t) => {
+                attrs.push(KeyValue::new(semattr::URL_TEMPLATE, t.0.clone()));
+                format!("{} {}", semconv::span_name(method_attr), t.0).into()
+            }
+            None => semconv::span_name(method_attr).into(),
+        };
         let metric_attrs = metric_start_attributes(&attrs);
         if self.opt_in_metrics {
             self.metrics.add_active(1, &metric_attrs);
@@ -91,7 +104,7 @@ impl Inner {
         let start = SystemTime::now();
         let span = self
             .tracer
-            .span_builder(semconv::span_name(method_attr))
+            .span_builder(name)
             .with_kind(SpanKind::Client)
             .with_start_time(start)
             .with_attributes(attrs)

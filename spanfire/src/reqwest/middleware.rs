@@ -36,7 +36,7 @@ impl Middleware for SpanfireMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let Some(mut span) = self.inner.start_span(req.method(), req.url()) else {
+        let Some(mut span) = self.inner.start_span(req.method(), req.url(), extensions) else {
             return next.run(req, extensions).await;
         };
         let disabled = extensions.get::<DisablePropagation>().is_some();

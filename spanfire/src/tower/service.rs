@@ -48,9 +48,10 @@ where
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         let url = request_url(&request);
-        let span = url
-            .as_ref()
-            .and_then(|url| self.inner.start_span(request.method(), url));
+        let span = url.as_ref().and_then(|url| {
+            self.inner
+                .start_span(request.method(), url, request.extensions())
+        });
         let (Some(mut span), Some(url)) = (span, url) else {
             let request = request.map(TeeBody::passthrough);
             return ResponseFuture::passthrough(self.service.call(request));

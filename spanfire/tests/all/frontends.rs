@@ -538,6 +538,16 @@ async fn parent_is_the_current_tracing_span(front: Front) {
     assert_eq!(child.parent_span_id, parent.span_context.span_id());
 }
 
+async fn url_template_names_the_span(front: Front) {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let req = Req::new(Method::GET, &server.url("/status/200")).template("/status/{code}");
+    client(front, &t).send(req).await.unwrap().bytes().await;
+    let span = t.single();
+    assert_client_span(&span, "GET /status/{code}");
+    assert_eq!(attrs(&span)["url.template"], Value::from("/status/{code}"));
+}
+
 macro_rules! both_front_ends {
     ($($scenario:ident),* $(,)?) => {
         mod reqwest_front {
@@ -574,6 +584,7 @@ both_front_ends!(
     credentials_in_the_url_are_redacted,
     binary_response_records_size_only,
     response_hook_runs_once_and_may_override,
+    url_template_names_the_span,
 );
 
 #[cfg(feature = "tracing")]

@@ -4,7 +4,9 @@ mod support;
 
 mod body_props;
 mod collector;
+mod concurrency;
 mod frontends;
+mod hostile;
 mod httpbin;
 mod metrics;
 mod options;

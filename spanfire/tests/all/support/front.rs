@@ -104,6 +104,9 @@ impl Client {
                 if req.disable_propagation {
                     extensions.insert(spanfire::DisablePropagation);
                 }
+                if let Some(t) = req.template {
+                    extensions.insert(spanfire::UrlTemplate::new(t));
+                }
                 client
                     .execute_with_extensions(request, &mut extensions)
                     .await
@@ -134,6 +137,11 @@ impl Client {
                         .extensions_mut()
                         .insert(spanfire::DisablePropagation);
                 }
+                if let Some(t) = req.template {
+                    request
+                        .extensions_mut()
+                        .insert(spanfire::UrlTemplate::new(t));
+                }
                 let mut service = service.clone();
                 let ready = service
                     .ready()
@@ -160,6 +168,7 @@ pub struct Req {
     pub headers: Vec<(&'static str, String)>,
     pub body: ReqBodySpec,
     pub disable_propagation: bool,
+    pub template: Option<&'static str>,
 }
 
 pub enum ReqBodySpec {
@@ -176,6 +185,7 @@ impl Req {
             headers: Vec::new(),
             body: ReqBodySpec::Empty,
             disable_propagation: false,
+            template: None,
         }
     }
     pub fn header(mut self, name: &'static str, value: &str) -> Req {
@@ -190,6 +200,11 @@ impl Req {
         self.body = ReqBodySpec::Chunks(chunks.iter().map(|c| c.to_vec()).collect());
         self
     }
+    pub fn template(mut self, template: &'static str) -> Req {
+        self.template = Some(template);
+        self
+    }
+
     pub fn without_propagation(mut self) -> Req {
         self.disable_propagation = true;
         self
