@@ -28,7 +28,12 @@ pub const DEFAULT_SENSITIVE_HEADER_PARTS: &[&str] = &[
     "csrf",
     "xsrf",
     "private-key",
+    "jwt",
+    "credential",
 ];
+
+/// Header names that contain a sensitive part but are not secrets.
+const NOT_SENSITIVE: &[&str] = &["access-control-allow-credentials"];
 
 /// Env var listing request header names (comma-separated, case-insensitive regexes) to capture.
 pub const ENV_CAPTURE_REQUEST: &str = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST";
@@ -118,9 +123,11 @@ impl HeaderCapture {
 
     /// Whether the value of the (lowercase) header `name` must be redacted.
     pub(crate) fn is_sensitive(&self, name: &str) -> bool {
-        DEFAULT_SENSITIVE_HEADER_PARTS
-            .iter()
-            .any(|p| name.contains(p))
+        let built_in = !NOT_SENSITIVE.contains(&name)
+            && DEFAULT_SENSITIVE_HEADER_PARTS
+                .iter()
+                .any(|p| name.contains(p));
+        built_in
             || self
                 .extra_sensitive
                 .as_ref()
@@ -185,6 +192,8 @@ mod tests {
             "x-auth-token",
             "x-amz-security-token",
             "x-csrf-token",
+            "x-jwt-assertion",
+            "x-client-credentials",
         ];
         for name in redacted {
             assert!(cap.is_sensitive(name), "{name} should be redacted");

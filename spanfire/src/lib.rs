@@ -42,6 +42,8 @@
     unsafe_code
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
+// Without a front end, the shared request machinery is unused (e.g. the fuzz build).
+#![cfg_attr(not(any(feature = "reqwest", feature = "tower")), allow(dead_code))]
 
 mod body;
 mod capture;

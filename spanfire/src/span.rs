@@ -417,11 +417,23 @@ fn record_failure(span: &SpanRef<'_>, failure: &Failure<'_>) {
     span.add_event(
         "exception",
         vec![
-            KeyValue::new(semattr::EXCEPTION_TYPE, failure.type_name),
+            KeyValue::new(semattr::EXCEPTION_TYPE, short_type_name(failure.type_name)),
             KeyValue::new(semattr::EXCEPTION_MESSAGE, message.clone()),
         ],
     );
     span.set_status(Status::error(message));
+}
+
+/// `crate::Type` for `crate::module::Type` (the public path of most errors, and the same name
+/// whichever front end reported it); `std`/`core` paths are kept whole.
+fn short_type_name(full: &'static str) -> opentelemetry::Value {
+    let base = full.split('<').next().unwrap_or(full);
+    match (base.split_once("::"), base.rsplit_once("::")) {
+        (Some((first, _)), Some((_, last))) if !matches!(first, "std" | "core" | "alloc") => {
+            format!("{first}::{last}").into()
+        }
+        _ => full.into(),
+    }
 }
 
 /// The error and its sources joined by `: `, with any URL in it redacted.
@@ -464,6 +476,26 @@ fn redact_urls_in_text(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exception_types_are_short_public_paths() {
+        let cases = [
+            ("reqwest::error::Error", "reqwest::Error"),
+            (
+                "hyper_util::client::legacy::client::Error",
+                "hyper_util::Error",
+            ),
+            ("std::io::error::Error", "std::io::error::Error"),
+            ("Plain", "Plain"),
+        ];
+        for (full, want) in cases {
+            assert_eq!(
+                short_type_name(full),
+                opentelemetry::Value::from(want),
+                "{full}"
+            );
+        }
+    }
 
     #[test]
     fn urls_in_error_text_are_redacted() {

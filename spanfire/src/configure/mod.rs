@@ -17,6 +17,7 @@ mod export;
 mod otlp;
 mod pipeline;
 mod scrub;
+mod scrub_json;
 
 use std::fmt;
 

@@ -74,9 +74,7 @@ impl Scrubbing {
             .case_insensitive(true)
             .build()
             .map_err(|e| crate::Error::invalid_pattern("scrubbing patterns", e))?;
-        let json_pair = Regex::new(r#""((?:[^"\\]|\\.)*)"\s*:\s*("(?:[^"\\]|\\.)*"?|[^,}\]\s]+)"#)
-            .map_err(|e| crate::Error::invalid_pattern("scrubbing", e))?;
-        Ok(Scrubber { keys, json_pair })
+        Ok(Scrubber { keys })
     }
 }
 
@@ -84,17 +82,26 @@ impl Scrubbing {
 #[derive(Debug)]
 pub(crate) struct Scrubber {
     keys: Regex,
-    json_pair: Regex,
 }
 
 impl Scrubber {
     /// The matched part of `key`, if `key` names a secret.
+    /// For an attribute key: header attributes are judged by the whole header name (which may
+    /// contain dots), other attributes by their last segment (`db.password`).
     fn secret_key<'k>(&self, key: &'k str) -> Option<&'k str> {
-        let last = key.rsplit('.').next().unwrap_or(key);
-        if SAFE_KEYS.iter().any(|s| s.eq_ignore_ascii_case(last)) {
+        let name = ["http.request.header.", "http.response.header."]
+            .iter()
+            .find_map(|prefix| key.strip_prefix(prefix))
+            .unwrap_or_else(|| key.rsplit('.').next().unwrap_or(key));
+        self.secret_name(name)
+    }
+
+    /// The matched part of a bare name (a JSON key, a query key, a header name).
+    fn secret_name<'k>(&self, name: &'k str) -> Option<&'k str> {
+        if SAFE_KEYS.iter().any(|s| s.eq_ignore_ascii_case(name)) {
             return None;
         }
-        self.keys.find(last).map(|m| m.as_str())
+        self.keys.find(name).map(|m| m.as_str())
     }
 
     /// Scrubs every attribute in place.
@@ -127,13 +134,7 @@ impl Scrubber {
     }
 
     fn scrub_json<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        self.json_pair
-            .replace_all(text, |caps: &regex::Captures<'_>| {
-                match self.secret_key(&caps[1]) {
-                    Some(matched) => format!("\"{}\":\"{}\"", &caps[1], marker(matched)),
-                    None => caps[0].to_owned(),
-                }
-            })
+        super::scrub_json::scrub_json_values(text, |key| self.secret_name(key).map(marker))
     }
 
     fn scrub_query<'t>(&self, url: &'t str) -> Cow<'t, str> {
@@ -161,7 +162,7 @@ impl Scrubber {
         let scrubbed: Vec<Cow<'t, str>> = pairs
             .split('&')
             .map(|pair| match pair.split_once('=') {
-                Some((k, v)) if v != "REDACTED" => match self.secret_key(k) {
+                Some((k, v)) if v != "REDACTED" => match self.secret_name(k) {
                     Some(m) => {
                         changed = true;
                         Cow::Owned(format!("{k}={}", marker(m)))
@@ -235,7 +236,7 @@ mod tests {
             (
                 "http.response.body.text",
                 r#"{"api_key": 12345, "n": 1}"#,
-                r#"{"api_key":"[Scrubbed due to 'api_key']", "n": 1}"#,
+                r#"{"api_key": "[Scrubbed due to 'api_key']", "n": 1}"#,
             ),
             (
                 "http.request.body.form",
@@ -271,6 +272,18 @@ mod tests {
                 "{key}: {input}"
             );
         }
+    }
+
+    #[test]
+    fn nested_json_and_dotted_header_names_are_scrubbed() {
+        let nested = scrubbed(
+            "http.request.body.text",
+            Value::from(r#"{"user":{"password":"S3CR3T"}}"#),
+        );
+        assert!(!nested.as_str().contains("S3CR3T"), "{nested:?}");
+        let arr = |v: &str| Value::Array(vec![StringValue::from(v.to_owned())].into());
+        let dotted = scrubbed("http.request.header.x-jwt.v2", arr("eyJ"));
+        assert_eq!(dotted, arr("[Scrubbed due to 'jwt']"));
     }
 
     #[test]

@@ -98,12 +98,12 @@ fn failure(err: &reqwest_middleware::Error) -> Failure<'_> {
         reqwest_middleware::Error::Reqwest(e) => Failure {
             error: e,
             kind: crate::semconv::classify(e),
-            type_name: "reqwest::Error",
+            type_name: std::any::type_name::<reqwest::Error>(),
         },
         reqwest_middleware::Error::Middleware(e) => Failure {
             error: e.as_ref(),
             kind: crate::ErrorKind::Other,
-            type_name: "reqwest_middleware::Error",
+            type_name: std::any::type_name::<reqwest_middleware::Error>(),
         },
     }
 }

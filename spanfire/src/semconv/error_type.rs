@@ -54,6 +54,7 @@ impl ErrorKind {
             if let Some(io) = e.downcast_ref::<std::io::Error>() {
                 return match io.kind() {
                     std::io::ErrorKind::TimedOut => ErrorKind::Timeout,
+                    std::io::ErrorKind::InvalidData => ErrorKind::Decode,
                     std::io::ErrorKind::ConnectionRefused
                     | std::io::ErrorKind::AddrNotAvailable
                     | std::io::ErrorKind::NotFound => ErrorKind::Connect,
@@ -96,7 +97,11 @@ fn reqwest_kind(e: &reqwest::Error) -> ErrorKind {
     } else if e.is_decode() {
         ErrorKind::Decode
     } else if e.is_body() {
-        ErrorKind::Body
+        // a decompression failure surfaces as a body error wrapping InvalidData
+        match ErrorKind::classify(e) {
+            ErrorKind::Decode => ErrorKind::Decode,
+            _ => ErrorKind::Body,
+        }
     } else if e.is_request() {
         ErrorKind::Request
     } else {
@@ -126,6 +131,7 @@ mod tests {
             (std::io::ErrorKind::TimedOut, ErrorKind::Timeout),
             (std::io::ErrorKind::ConnectionRefused, ErrorKind::Connect),
             (std::io::ErrorKind::BrokenPipe, ErrorKind::Request),
+            (std::io::ErrorKind::InvalidData, ErrorKind::Decode),
         ];
         for (io, want) in cases {
             let err = Wrap(std::io::Error::from(io));
