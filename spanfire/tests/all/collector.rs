@@ -36,7 +36,7 @@ fn unique_service(name: &str) -> String {
 
 /// The records the collector received for `service`, waiting (bounded) until `done` holds.
 fn received(file: &PathBuf, service: &str, done: impl Fn(&[Json]) -> bool) -> Vec<Json> {
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(40);
     loop {
         let text = std::fs::read_to_string(file).unwrap_or_default();
         let records: Vec<Json> = text
@@ -304,7 +304,7 @@ impl PrivateCollector {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("start rotel");
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             assert!(Instant::now() < deadline, "rotel did not listen on {port}");
             std::thread::sleep(Duration::from_millis(50));
@@ -386,7 +386,7 @@ async fn collector_killed_mid_run_then_restarted_export_resumes() {
 
     let port = collector.kill();
     requests(&client, &server, "b").await;
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while stats.failed() < 5 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
