@@ -10,7 +10,9 @@
 //! `alloc_zeroed` and `realloc` each count one). The span benchmarks go through
 //! `spanfire::__bench` (feature `__bench`), which drives the same internal calls as the reqwest
 //! middleware without I/O; spans end in an SDK tracer provider whose processor drops them, and
-//! metrics go to an SDK meter provider that is never collected.
+//! metrics go to an SDK meter provider that is never collected. The global propagator is the
+//! one `spanfire::configure()` installs (W3C trace context + baggage) unless
+//! `HOT_PATH_NO_GLOBAL_PROPAGATOR=1` (then spanfire's own W3C fallback injects).
 //!
 //! `HOT_PATH_ALLOC_SITES=<operation>` prints where each allocation of one call of that
 //! operation is made instead of benchmarking:
@@ -110,58 +112,47 @@ fn print_alloc_sites(name: &str, mut op: impl FnMut()) {
         .unwrap_or_default();
     println!("\n{} allocations in one `{name}`:", sites.len());
     for (i, trace) in sites.iter().enumerate() {
+        if std::env::var_os("HOT_PATH_ALLOC_SITES_RAW").is_some() {
+            println!("{trace}");
+        }
         let frames = frames(&trace.to_string());
-        let interesting = |f: &&(String, String)| {
-            ![
-                "alloc::",
-                "<alloc::",
-                "core::",
-                "<core::",
-                "std::",
-                "<std::",
-                "hot_path::",
-                "__rust",
-            ]
-            .iter()
-            .any(|p| f.0.starts_with(p))
+        let std_lib = |f: &&(String, String)| {
+            f.1.is_empty()
+                || ["/library/", "benches/hot_path.rs"]
+                    .iter()
+                    .any(|p| f.1.contains(p))
         };
-        let allocator = frames.iter().find(interesting);
-        let ours = frames.iter().find(|f| f.0.contains("spanfire::"));
+        let allocator = frames.iter().find(|f| !std_lib(f));
+        let ours = frames.iter().find(|f| f.1.contains("spanfire/src/"));
         let show = |f: Option<&(String, String)>| {
-            f.map_or("?".to_owned(), |(n, at)| format!("{n} ({at})"))
+            f.map_or("?".to_owned(), |(n, at)| {
+                let short = at
+                    .split_once("index.crates.io-")
+                    .and_then(|(_, rest)| rest.split_once('/'))
+                    .map_or(at.as_str(), |(_, rest)| rest);
+                let short = short.rsplit_once("/work/main/").map_or(short, |(_, r)| r);
+                format!("{n} at {short}")
+            })
         };
-        println!(
-            "{:>3}. {}\n     from {}",
-            i + 1,
-            show(allocator),
+        let line = if allocator == ours {
             show(ours)
-        );
+        } else {
+            format!("{}\n       in {}", show(allocator), show(ours))
+        };
+        println!("{:>3}. {line}", i + 1);
     }
 }
 
-/// `(function, file:line)` of each frame of a formatted backtrace.
+/// `(function, file:line:col)` of each frame of a formatted `std::backtrace::Backtrace`.
 fn frames(text: &str) -> Vec<(String, String)> {
     let mut out: Vec<(String, String)> = Vec::new();
     for line in text.lines() {
         let line = line.trim();
         if let Some(at) = line.strip_prefix("at ") {
             if let Some(last) = out.last_mut() {
-                if last.1.is_empty() {
-                    last.1 = at.rsplit("/src/").next().unwrap_or(at).to_owned();
-                }
+                last.1 = at.to_owned();
             }
         } else if let Some((_, name)) = line.split_once(": ") {
-            let name =
-                name.rsplit_once("::h").map_or(
-                    name,
-                    |(n, hash)| {
-                        if hash.len() == 16 {
-                            n
-                        } else {
-                            name
-                        }
-                    },
-                );
             out.push((name.to_owned(), String::new()));
         }
     }
@@ -448,8 +439,28 @@ fn print_alloc_table(ops: &Ops) {
 }
 
 fn benches(c: &mut Criterion) {
+    // The propagators `spanfire::configure()` installs (as in the overhead binary's rows);
+    // `HOT_PATH_NO_GLOBAL_PROPAGATOR=1` leaves the no-op global, so that spanfire injects W3C
+    // trace context itself.
+    if std::env::var_os("HOT_PATH_NO_GLOBAL_PROPAGATOR").is_none() {
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+                Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
+                Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
+            ]),
+        );
+    }
     let ops = Ops::new();
     if let Ok(name) = std::env::var("HOT_PATH_ALLOC_SITES") {
+        if name == "reqwest_response/rewrap" {
+            let mut inputs = vec![a_response(), a_response()];
+            print_alloc_sites(&name, || {
+                if let Some(res) = inputs.pop() {
+                    drop(black_box(rewrap_response(res)));
+                }
+            });
+            return;
+        }
         let mut headers = start_headers(&ops, &name);
         print_alloc_sites(&name, || run_op(&ops, &name, &mut headers));
         return;

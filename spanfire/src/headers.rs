@@ -114,8 +114,11 @@ impl HeaderCapture {
                 .iter()
                 .map(|v| header_value(sensitive, v.as_bytes()))
                 .collect();
+            let mut key = String::with_capacity(prefix.len() + name.len());
+            key.push_str(prefix);
+            key.push_str(name);
             out.push(KeyValue::new(
-                format!("{prefix}{name}"),
+                key,
                 Value::Array(Array::String(values)),
             ));
         }

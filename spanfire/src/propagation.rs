@@ -17,10 +17,17 @@ impl Injector for HeaderInjector<'_> {
         if value.is_empty() && key.eq_ignore_ascii_case("tracestate") {
             return; // an empty tracestate is the same as none; do not send the header
         }
-        let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(key.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) else {
+        let name = match key {
+            "traceparent" => HeaderName::from_static("traceparent"),
+            "tracestate" => HeaderName::from_static("tracestate"),
+            "baggage" => HeaderName::from_static("baggage"),
+            other => match HeaderName::from_bytes(other.as_bytes()) {
+                Ok(name) => name,
+                Err(_) => return,
+            },
+        };
+        // Takes the String's buffer: no copy.
+        let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(value)) else {
             return;
         };
         self.0.insert(name, value);

@@ -63,6 +63,20 @@ pub fn redact_url<'a, K: AsRef<str>>(url: &'a str, sensitive_keys: &[K]) -> Cow<
     Cow::Owned(out)
 }
 
+/// [`redact_url`] for an already parsed URL: its accessors answer "credentials?" and "which
+/// query?" without scanning the text, so a clean URL costs only the query-key comparison.
+pub(crate) fn redact_parsed<'a, K: AsRef<str>>(url: &'a url::Url, sensitive_keys: &[K]) -> Cow<'a, str> {
+    let creds = !url.username().is_empty() || url.password().is_some();
+    let secret = url
+        .query()
+        .is_some_and(|q| query_pairs(q).any(|(k, _)| is_sensitive(k, sensitive_keys)));
+    if creds || secret {
+        redact_url(url.as_str(), sensitive_keys)
+    } else {
+        Cow::Borrowed(url.as_str())
+    }
+}
+
 fn is_sensitive<K: AsRef<str>>(key: &str, keys: &[K]) -> bool {
     keys.iter().any(|k| k.as_ref().eq_ignore_ascii_case(key))
 }
@@ -151,6 +165,15 @@ mod tests {
         ];
         for (input, want) in cases {
             assert_eq!(redact_url(input, keys), want, "input: {input}");
+        }
+    }
+
+    #[test]
+    fn parsed_urls_redact_like_text() {
+        let keys = DEFAULT_SENSITIVE_QUERY_KEYS;
+        for text in ["http://h/p", "http://u:p@h/p?sig=1&q=2", "http://h/?a=1&Signature=x#f", "http://u@h/"] {
+            let url = url::Url::parse(text).unwrap();
+            assert_eq!(redact_parsed(&url, keys), redact_url(url.as_str(), keys), "{text}");
         }
     }
 

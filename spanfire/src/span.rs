@@ -8,7 +8,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
 use http::{HeaderMap, Method, StatusCode};
 use opentelemetry::trace::{SpanKind, SpanRef, Status, TraceContextExt, Tracer};
@@ -48,7 +48,6 @@ struct State {
     cx: Context,
     recording: bool,
     start: SystemTime,
-    started: Instant,
     metric_attrs: Vec<KeyValue>,
     head_received: bool,
     empty_by_definition: bool,
@@ -121,7 +120,6 @@ impl Inner {
                 cx,
                 recording,
                 start,
-                started: Instant::now(),
                 metric_attrs,
                 head_received: false,
                 empty_by_definition: false,
@@ -138,7 +136,7 @@ impl Inner {
     fn url_full(&self, url: &Url) -> (String, Option<String>) {
         let keys = &self.sensitive_query_keys;
         let Some(filter) = &self.url_filter else {
-            return (redact_url(url.as_str(), keys).into_owned(), None);
+            return (crate::redact::redact_parsed(url, keys).into_owned(), None);
         };
         match catch(|| filter.filter_url(url)) {
             Ok(filtered) => (redact_url(&filtered, keys).into_owned(), None),
@@ -336,7 +334,10 @@ impl State {
     }
 
     fn end(mut self, ending: Ending<'_>) {
-        let elapsed = self.started.elapsed();
+        // One clock read at each end: the span's timestamps and the metric share them.
+        let elapsed = SystemTime::now()
+            .duration_since(self.start)
+            .unwrap_or_default();
         let span = self.cx.span();
         if let Some(capture) = &mut self.response_capture {
             if !matches!(ending, Ending::Complete) {

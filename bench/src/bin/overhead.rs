@@ -16,6 +16,12 @@
 //! alternation: every round runs every row at every concurrency, the starting row rotating from
 //! round to round; each figure is the median over the rounds.
 //!
+//! Threads are pinned (`sched_setaffinity`) unless `--no-pin`: at c=1 the client runtime, the
+//! main thread and the server share CPU 0 (every µs of CPU adds to the latency, and there are no
+//! cross-CPU wake-ups); at c>1 the client is on CPU 0 and the server on CPU 1 (`--one-cpu`: all
+//! on CPU 0). Unpinned, on a 2-vCPU VM the scheduler's placement alone moves throughput by 2-3×
+//! from round to round, while the CPU time per request stays put.
+//!
 //! Per measurement: requests per second; process CPU time per request (`CLOCK_PROCESS_CPUTIME_ID`,
 //! server included); client CPU per request (process CPU minus the server threads' CPU, read
 //! from their `pthread_getcpuclockid` clocks: this includes the client runtime, the main thread
@@ -23,7 +29,11 @@
 //! (a counting `#[global_allocator]`; `alloc`, `alloc_zeroed` and `realloc` each count one).
 //!
 //! Span rows send spans to a processor whose `on_end` drops them (sampled, recording spans),
-//! and check that exactly one span ended per request.
+//! and check that exactly one span ended per request. The OTLP row (`--otlp URL`) exports
+//! through `spanfire::configure()`'s batch processor (default settings: a 2048-span queue that
+//! drops when full; `OTEL_BSP_*` apply), whose export thread runs during the measured window;
+//! the processor is flushed after each window, so that no export runs into the next row's. How
+//! many spans were exported or dropped is printed under the table.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
@@ -132,8 +142,53 @@ fn server_cpu() -> Duration {
     clocks.into_iter().filter_map(read_clock).sum()
 }
 
+/// Thread ids of the server runtime's threads, and of the client runtime's (for pinning).
+static SERVER_TIDS: Mutex<Vec<libc::pid_t>> = Mutex::new(Vec::new());
+static CLIENT_TIDS: Mutex<Vec<libc::pid_t>> = Mutex::new(Vec::new());
+
+fn register_tid(tids: &Mutex<Vec<libc::pid_t>>) {
+    // SAFETY: gettid has no preconditions.
+    let tid = unsafe { libc::gettid() };
+    if let Ok(mut tids) = tids.lock() {
+        tids.push(tid);
+    }
+}
+
+fn register_client_thread() {
+    register_tid(&CLIENT_TIDS);
+}
+
+/// Pins the threads `tids` to `cpu` (best effort: a failure leaves them unpinned).
+fn pin(tids: &[libc::pid_t], cpu: usize) {
+    for &tid in tids {
+        // SAFETY: `set` is a zeroed, then initialised cpu_set_t passed with its size.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set);
+        }
+    }
+}
+
+/// Where threads run during a measurement: at concurrency 1 everything shares CPU 0 (each
+/// request's CPU time adds up to its latency, with no cross-CPU wake-ups); above 1 the client
+/// (runtime and main thread) runs on CPU 0 and the server on CPU 1, so the client's CPU cost
+/// bounds the throughput. Other threads (exporters) are not pinned.
+/// With `one_cpu`, everything shares CPU 0 at every concurrency.
+fn place_threads(concurrency: usize, main_tid: libc::pid_t, one_cpu: bool) {
+    let tids = |m: &Mutex<Vec<libc::pid_t>>| m.lock().map(|t| t.clone()).unwrap_or_default();
+    let mut client = tids(&CLIENT_TIDS);
+    client.push(main_tid);
+    pin(&client, 0);
+    pin(
+        &tids(&SERVER_TIDS),
+        if concurrency == 1 || one_cpu { 0 } else { 1 },
+    );
+}
+
 /// Marks the current thread as a server thread: its allocations and CPU are the server's.
 fn register_server_thread() {
+    register_tid(&SERVER_TIDS);
     ON_SERVER_THREAD.with(|s| s.set(true));
     let mut clock: libc::clockid_t = 0;
     // SAFETY: `pthread_self()` is the calling thread; `clock` is a valid out pointer.
@@ -151,7 +206,7 @@ fn register_server_thread() {
 
 const USAGE: &str = "usage: overhead [--rounds N] [--requests-c1 N] [--requests-c64 N] \
 [--concurrency 1,64] [--client-threads N] [--server-threads N] [--otlp URL] [--python SCRIPT] \
-[--rows KEY,KEY] [--server-only [--seconds N]] [--port N]";
+[--rows KEY,KEY] [--no-pin | --one-cpu] [--server-only [--seconds N]] [--port N]";
 
 #[derive(Debug)]
 struct Args {
@@ -167,6 +222,8 @@ struct Args {
     server_only: bool,
     seconds: u64,
     port: u16,
+    pin: bool,
+    one_cpu: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -185,6 +242,8 @@ fn parse_args() -> Result<Args, String> {
         server_only: false,
         seconds: 600,
         port: 0,
+        pin: std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2),
+        one_cpu: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -202,6 +261,8 @@ fn parse_args() -> Result<Args, String> {
             "--python" => a.python = Some(value()?),
             "--rows" => a.rows = Some(value()?.split(',').map(str::to_owned).collect()),
             "--server-only" => a.server_only = true,
+            "--no-pin" => a.pin = false,
+            "--one-cpu" => a.one_cpu = true,
             "--seconds" => a.seconds = number(&value()?)? as u64,
             "--port" => {
                 a.port = value()?
@@ -253,9 +314,17 @@ fn run(args: Args) -> Result<(), BoxError> {
     let client_rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(args.client_threads)
         .thread_name("bench-client")
+        .on_thread_start(register_client_thread)
         .enable_all()
         .build()?;
     let _entered = client_rt.enter();
+    // SAFETY: gettid has no preconditions.
+    let main_tid = unsafe { libc::gettid() };
+    let place = |c: usize| {
+        if args.pin {
+            place_threads(c, main_tid, args.one_cpu);
+        }
+    };
     let rows = build_rows(&args, &base)?;
     eprintln!(
         "overhead: server {base}; {} rows; rounds {}; concurrency {:?}; requests {} (c=1) / {} (c>1)",
@@ -268,6 +337,7 @@ fn run(args: Args) -> Result<(), BoxError> {
     let mut results: BTreeMap<(usize, usize), Vec<Sample>> = BTreeMap::new();
     for row in &rows {
         for &c in &args.concurrency {
+            place(c);
             measure(&client_rt, row, c, (args.requests(c) / 10).max(c))?; // warm-up
         }
     }
@@ -275,6 +345,7 @@ fn run(args: Args) -> Result<(), BoxError> {
         for i in 0..rows.len() {
             let r = (i + round) % rows.len();
             for (ci, &c) in args.concurrency.iter().enumerate() {
+                place(c);
                 let sample = measure(&client_rt, &rows[r], c, args.requests(c))?;
                 eprintln!(
                     "round {}: {:<40} c={c:<3} {:>8.0} req/s {:>6.1} µs client CPU {:>6.1} allocs",
@@ -285,6 +356,20 @@ fn run(args: Args) -> Result<(), BoxError> {
                     sample.allocs
                 );
                 results.entry((r, ci)).or_default().push(sample);
+            }
+        }
+    }
+    if args.pin {
+        // The Python client runs in its own process: let the server use any CPU again.
+        let server = SERVER_TIDS.lock().map(|t| t.clone()).unwrap_or_default();
+        for &tid in &server {
+            // SAFETY: as in `pin`.
+            unsafe {
+                let mut set: libc::cpu_set_t = std::mem::zeroed();
+                for cpu in 0..2 {
+                    libc::CPU_SET(cpu, &mut set);
+                }
+                libc::sched_setaffinity(tid, std::mem::size_of::<libc::cpu_set_t>(), &set);
             }
         }
     }
@@ -744,6 +829,12 @@ fn measure(rt: &Runtime, row: &Row, concurrency: usize, total: usize) -> Result<
     let cpu = process_cpu().saturating_sub(cpu0);
     let server = server_cpu().saturating_sub(server0);
     let allocs = CLIENT_ALLOCS.load(Ordering::Relaxed) - allocs0;
+    if let Some(telemetry) = &row.telemetry {
+        // Outside the window: the export still in progress must not run into the next row's.
+        if let Err(err) = telemetry.tracer_provider().force_flush() {
+            eprintln!("overhead: {}: flush: {err}", row.key);
+        }
+    }
     if let SpanCheck::Ended(n) = &row.spans {
         let ended = n.load(Ordering::Relaxed) - spans_before;
         if ended != total as u64 {
@@ -952,8 +1043,20 @@ fn print_report(
     let _ = writeln!(
         out,
         "Median of {} rounds; {} requests per row and round at c=1, {} at c>1; client runtime {} \
-         worker thread(s), server runtime {} worker thread(s); HTTP/1.1 on 127.0.0.1.\n",
-        args.rounds, args.requests_c1, args.requests_many, args.client_threads, args.server_threads
+         worker thread(s), server runtime {} worker thread(s); HTTP/1.1 on 127.0.0.1; {}.\n",
+        args.rounds,
+        args.requests_c1,
+        args.requests_many,
+        args.client_threads,
+        args.server_threads,
+        match (args.pin, args.one_cpu) {
+            (false, _) => "threads not pinned",
+            (true, true) => "client and server threads pinned to CPU 0",
+            (true, false) => {
+                "threads pinned: at c=1 client and server on CPU 0, at c>1 client on CPU 0 and \
+                 server on CPU 1"
+            }
+        }
     );
     let _ = writeln!(
         out,

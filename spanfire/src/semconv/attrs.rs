@@ -51,10 +51,9 @@ pub(crate) fn request_start_attributes(
     }
     attrs.push(KeyValue::new(semattr::URL_FULL, url_full));
     if let Some(host) = url.host_str() {
-        attrs.push(KeyValue::new(
-            semattr::SERVER_ADDRESS,
-            host_without_brackets(host).to_owned(),
-        ));
+        // An Arc: the metric attributes share it instead of copying the string.
+        let host: std::sync::Arc<str> = host_without_brackets(host).into();
+        attrs.push(KeyValue::new(semattr::SERVER_ADDRESS, opentelemetry::StringValue::from(host)));
     }
     if let Some(port) = url.port_or_known_default() {
         attrs.push(KeyValue::new(semattr::SERVER_PORT, i64::from(port)));
