@@ -117,10 +117,7 @@ impl HeaderCapture {
             let mut key = String::with_capacity(prefix.len() + name.len());
             key.push_str(prefix);
             key.push_str(name);
-            out.push(KeyValue::new(
-                key,
-                Value::Array(Array::String(values)),
-            ));
+            out.push(KeyValue::new(key, Value::Array(Array::String(values))));
         }
     }
 

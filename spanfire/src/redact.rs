@@ -65,7 +65,10 @@ pub fn redact_url<'a, K: AsRef<str>>(url: &'a str, sensitive_keys: &[K]) -> Cow<
 
 /// [`redact_url`] for an already parsed URL: its accessors answer "credentials?" and "which
 /// query?" without scanning the text, so a clean URL costs only the query-key comparison.
-pub(crate) fn redact_parsed<'a, K: AsRef<str>>(url: &'a url::Url, sensitive_keys: &[K]) -> Cow<'a, str> {
+pub(crate) fn redact_parsed<'a, K: AsRef<str>>(
+    url: &'a url::Url,
+    sensitive_keys: &[K],
+) -> Cow<'a, str> {
     let creds = !url.username().is_empty() || url.password().is_some();
     let secret = url
         .query()
@@ -171,9 +174,18 @@ mod tests {
     #[test]
     fn parsed_urls_redact_like_text() {
         let keys = DEFAULT_SENSITIVE_QUERY_KEYS;
-        for text in ["http://h/p", "http://u:p@h/p?sig=1&q=2", "http://h/?a=1&Signature=x#f", "http://u@h/"] {
+        for text in [
+            "http://h/p",
+            "http://u:p@h/p?sig=1&q=2",
+            "http://h/?a=1&Signature=x#f",
+            "http://u@h/",
+        ] {
             let url = url::Url::parse(text).unwrap();
-            assert_eq!(redact_parsed(&url, keys), redact_url(url.as_str(), keys), "{text}");
+            assert_eq!(
+                redact_parsed(&url, keys),
+                redact_url(url.as_str(), keys),
+                "{text}"
+            );
         }
     }
 
