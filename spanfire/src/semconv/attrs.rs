@@ -53,7 +53,10 @@ pub(crate) fn request_start_attributes(
     if let Some(host) = url.host_str() {
         // An Arc: the metric attributes share it instead of copying the string.
         let host: std::sync::Arc<str> = host_without_brackets(host).into();
-        attrs.push(KeyValue::new(semattr::SERVER_ADDRESS, opentelemetry::StringValue::from(host)));
+        attrs.push(KeyValue::new(
+            semattr::SERVER_ADDRESS,
+            opentelemetry::StringValue::from(host),
+        ));
     }
     if let Some(port) = url.port_or_known_default() {
         attrs.push(KeyValue::new(semattr::SERVER_PORT, i64::from(port)));
