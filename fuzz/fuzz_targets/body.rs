@@ -54,7 +54,13 @@ fuzz_target!(|input: Input| {
     };
     let limit = usize::from(input.limit) % 257;
     let chunks: Vec<&[u8]> = input.chunks.iter().map(Vec::as_slice).collect();
-    let got = capture_body(content_type, &chunks, limit, input.one_buf, input.incomplete);
+    let got = capture_body(
+        content_type,
+        &chunks,
+        limit,
+        input.one_buf,
+        input.incomplete,
+    );
     let body: Vec<u8> = chunks.concat();
     assert_eq!(got.total, body.len() as u64, "every byte counted");
 
@@ -74,15 +80,26 @@ fuzz_target!(|input: Input| {
     let kind = payload(content_type);
     match kind.as_str() {
         "opaque" => assert_eq!((&got.text, &got.form_json), (&None, &None)),
-        "form" | "text/UTF-8" => check_utf8(&got, kept, truncated, input.incomplete && body.is_empty()),
+        "form" | "text/UTF-8" => {
+            check_utf8(&got, kept, truncated, input.incomplete && body.is_empty())
+        }
         other => {
             let label = other.strip_prefix("text/").expect("a text payload");
             let encoding = encoding_rs::Encoding::for_label(label.as_bytes()).expect(label);
-            check_other(&got, encoding, kept, truncated, input.incomplete && body.is_empty());
+            check_other(
+                &got,
+                encoding,
+                kept,
+                truncated,
+                input.incomplete && body.is_empty(),
+            );
         }
     }
     if kind == "form" && !truncated {
-        check_form(got.form_json.as_deref().expect("a whole form is recorded"), &body);
+        check_form(
+            got.form_json.as_deref().expect("a whole form is recorded"),
+            &body,
+        );
     } else {
         assert_eq!(got.form_json, None, "forms only, and only whole");
     }
@@ -109,7 +126,10 @@ fn check_utf8(got: &CapturedBody, kept: &[u8], truncated: bool, nothing_read: bo
     if let Some(text) = &got.text {
         let content = text.strip_suffix(TRUNCATION_MARKER).unwrap_or(text);
         assert!(content.len() <= kept.len(), "never more than the limit");
-        assert!(kept.len() - content.len() < 4, "cut at the last character boundary");
+        assert!(
+            kept.len() - content.len() < 4,
+            "cut at the last character boundary"
+        );
     }
 }
 
@@ -129,7 +149,10 @@ fn check_other(
             .strip_suffix(TRUNCATION_MARKER)
             .unwrap_or_else(|| panic!("cut text without the marker: {text:?}"));
         let (lossy, _) = encoding.decode_without_bom_handling(kept);
-        assert!(lossy.starts_with(content), "{content:?} is not a prefix of {lossy:?}");
+        assert!(
+            lossy.starts_with(content),
+            "{content:?} is not a prefix of {lossy:?}"
+        );
     } else {
         let exact = encoding
             .decode_without_bom_handling_and_without_replacement(kept)

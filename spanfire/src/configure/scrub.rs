@@ -134,7 +134,14 @@ impl Scrubber {
     }
 
     fn scrub_json<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        super::scrub_json::scrub_json_values(text, |key| self.secret_name(key).map(marker))
+        super::scrub_json::scrub_json_values(text, |key| {
+            if !key.contains('\\') {
+                return self.secret_name(key).map(marker);
+            }
+            // an escaped key is judged by the name it spells
+            let unescaped = serde_json::from_str::<String>(&format!("\"{key}\"")).ok()?;
+            self.secret_name(&unescaped).map(marker)
+        })
     }
 
     fn scrub_query<'t>(&self, url: &'t str) -> Cow<'t, str> {
@@ -162,10 +169,10 @@ impl Scrubber {
         let scrubbed: Vec<Cow<'t, str>> = pairs
             .split('&')
             .map(|pair| match pair.split_once('=') {
-                Some((k, v)) if v != "REDACTED" => match self.secret_name(k) {
+                Some((k, v)) if v != "REDACTED" => match self.secret_encoded_name(k) {
                     Some(m) => {
                         changed = true;
-                        Cow::Owned(format!("{k}={}", marker(m)))
+                        Cow::Owned(format!("{k}={m}"))
                     }
                     None => Cow::Borrowed(pair),
                 },
@@ -177,6 +184,17 @@ impl Scrubber {
         } else {
             Cow::Borrowed(pairs)
         }
+    }
+
+    /// The marker for a url-encoded key (`api+key`, `pa%73sword`), judged once decoded.
+    fn secret_encoded_name(&self, key: &str) -> Option<String> {
+        if !key.contains(['%', '+']) {
+            return self.secret_name(key).map(marker);
+        }
+        let decoded: String = url::form_urlencoded::parse(key.as_bytes())
+            .map(|(k, _)| k)
+            .collect();
+        self.secret_name(&decoded).map(marker)
     }
 
     /// Body text: JSON pairs anywhere, and the whole text when it is url-encoded.
