@@ -195,7 +195,8 @@ async fn grpc_export_reaches_the_collector() {
         .unwrap();
     telemetry.shutdown().expect("shutdown flushes over gRPC");
     let records = received(&file, &service, |r| {
-        r.iter().any(|x| x["signal"] == "span") && r.iter().any(|x| x["signal"] == "metric")
+        r.iter().any(|x| x["signal"] == "span")
+            && r.iter().any(|x| x["name"] == "http.client.request.duration")
     });
     let span = records
         .iter()
