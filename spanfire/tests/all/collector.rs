@@ -196,7 +196,8 @@ async fn grpc_export_reaches_the_collector() {
     telemetry.shutdown().expect("shutdown flushes over gRPC");
     let records = received(&file, &service, |r| {
         r.iter().any(|x| x["signal"] == "span")
-            && r.iter().any(|x| x["name"] == "http.client.request.duration")
+            && r.iter()
+                .any(|x| x["name"] == "http.client.request.duration")
     });
     let span = records
         .iter()
