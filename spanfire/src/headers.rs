@@ -108,17 +108,34 @@ impl HeaderCapture {
             if !selection.selects(name) {
                 continue;
             }
-            let sensitive = self.is_sensitive(name);
+            let known = known_header(name);
+            let sensitive = match known {
+                Some(k) => k.sensitive || self.extra_sensitive(name),
+                None => self.is_sensitive(name),
+            };
             let values = headers
                 .get_all(name)
                 .iter()
                 .map(|v| header_value(sensitive, v.as_bytes()))
                 .collect();
-            let mut key = String::with_capacity(prefix.len() + name.len());
-            key.push_str(prefix);
-            key.push_str(name);
+            let key: opentelemetry::Key = match known {
+                Some(k) if response => k.response.into(),
+                Some(k) => k.request.into(),
+                None => {
+                    let mut key = String::with_capacity(prefix.len() + name.len());
+                    key.push_str(prefix);
+                    key.push_str(name);
+                    key.into()
+                }
+            };
             out.push(KeyValue::new(key, Value::Array(Array::String(values))));
         }
+    }
+
+    fn extra_sensitive(&self, name: &str) -> bool {
+        self.extra_sensitive
+            .as_ref()
+            .is_some_and(|re| re.is_match(name))
     }
 
     /// Whether the value of the (lowercase) header `name` must be redacted.
@@ -133,6 +150,41 @@ impl HeaderCapture {
                 .as_ref()
                 .is_some_and(|re| re.is_match(name))
     }
+}
+
+/// A header common enough to have its attribute keys as constants (no allocation per request).
+#[derive(Debug, Clone, Copy)]
+struct KnownHeader {
+    request: &'static str,
+    response: &'static str,
+    sensitive: bool,
+}
+
+macro_rules! known_headers {
+    ($($name:literal => $sensitive:literal),* $(,)?) => {
+        fn known_header(name: &str) -> Option<KnownHeader> {
+            match name {
+                $($name => Some(KnownHeader {
+                    request: concat!("http.request.header.", $name),
+                    response: concat!("http.response.header.", $name),
+                    sensitive: $sensitive,
+                }),)*
+                _ => None,
+            }
+        }
+    };
+}
+
+known_headers! {
+    "accept" => false, "accept-encoding" => false, "accept-language" => false,
+    "authorization" => true, "cache-control" => false, "connection" => false,
+    "content-encoding" => false, "content-length" => false, "content-type" => false,
+    "cookie" => true, "date" => false, "etag" => false, "host" => false, "location" => false,
+    "proxy-authorization" => true, "server" => false, "set-cookie" => true,
+    "traceparent" => false, "tracestate" => false, "baggage" => false,
+    "transfer-encoding" => false, "user-agent" => false, "vary" => false,
+    "x-api-key" => true, "access-control-allow-origin" => false,
+    "access-control-allow-credentials" => false,
 }
 
 fn header_value(sensitive: bool, bytes: &[u8]) -> StringValue {
@@ -205,6 +257,29 @@ mod tests {
             "accept",
         ] {
             assert!(!cap.is_sensitive(name), "{name} should be kept");
+        }
+    }
+
+    #[test]
+    fn the_known_header_table_agrees_with_the_rules() {
+        let cap = capture_all();
+        let names = [
+            "accept",
+            "authorization",
+            "cookie",
+            "set-cookie",
+            "content-type",
+            "x-api-key",
+            "proxy-authorization",
+            "traceparent",
+            "access-control-allow-credentials",
+            "host",
+        ];
+        for name in names {
+            let known = known_header(name).unwrap();
+            assert_eq!(known.sensitive, cap.is_sensitive(name), "{name}");
+            assert_eq!(known.request, format!("http.request.header.{name}"));
+            assert_eq!(known.response, format!("http.response.header.{name}"));
         }
     }
 

@@ -12,6 +12,7 @@ use crate::headers::{HeaderCapture, Selection};
 use crate::hooks::{OnRequest, OnResponse, UrlFilter};
 use crate::metrics::Metrics;
 use crate::redact::DEFAULT_SENSITIVE_QUERY_KEYS;
+use crate::tracer::RequestTracer;
 
 /// Env var that turns on `capture_all` (`true`/`1`); an explicit setter wins over it.
 pub const ENV_CAPTURE_ALL: &str = "SPANFIRE_HTTP_CLIENT_CAPTURE_ALL";
@@ -41,6 +42,8 @@ pub struct HttpClientInstrumentation {
     response_hook: Option<Arc<dyn OnResponse>>,
     url_filter: Option<Arc<dyn UrlFilter>>,
     tracer: Option<Arc<dyn ObjectSafeTracerProvider + Send + Sync>>,
+    #[cfg(feature = "configure")]
+    sdk_tracer: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
     metrics: Option<Metrics>,
     opt_in_metrics: bool,
     sensitive_query_keys: Option<Vec<String>>,
@@ -160,6 +163,10 @@ impl HttpClientInstrumentation {
     where
         P: ObjectSafeTracerProvider + Send + Sync + 'static,
     {
+        #[cfg(feature = "configure")]
+        {
+            self.sdk_tracer = crate::tracer::as_sdk(&provider);
+        }
         self.tracer = Some(Arc::new(provider));
         self
     }
@@ -276,10 +283,7 @@ impl HttpClientInstrumentation {
             warn(&err);
             ExcludedUrls::default()
         });
-        let tracer = match &self.tracer {
-            Some(provider) => BoxedTracer::new(provider.boxed_tracer(scope())),
-            None => opentelemetry::global::tracer_with_scope(scope()),
-        };
+        let tracer = self.request_tracer();
         let metrics = self
             .metrics
             .clone()
@@ -309,6 +313,20 @@ impl HttpClientInstrumentation {
     }
 }
 
+impl HttpClientInstrumentation {
+    fn request_tracer(&self) -> RequestTracer {
+        #[cfg(feature = "configure")]
+        if let Some(sdk) = &self.sdk_tracer {
+            use opentelemetry::trace::TracerProvider;
+            return RequestTracer::Sdk(sdk.tracer_with_scope(scope()));
+        }
+        RequestTracer::Boxed(match &self.tracer {
+            Some(provider) => BoxedTracer::new(provider.boxed_tracer(scope())),
+            None => opentelemetry::global::tracer_with_scope(scope()),
+        })
+    }
+}
+
 /// The instrumentation scope: this crate's name and version.
 pub(crate) fn scope() -> InstrumentationScope {
     InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
@@ -326,7 +344,7 @@ fn warn(err: &crate::Error) {
 
 /// The state shared by every request of one instrumentation.
 pub(crate) struct Inner {
-    pub(crate) tracer: BoxedTracer,
+    pub(crate) tracer: RequestTracer,
     pub(crate) metrics: Metrics,
     pub(crate) opt_in_metrics: bool,
     pub(crate) request_hook: Option<Arc<dyn OnRequest>>,

@@ -62,6 +62,7 @@ mod span;
 mod tee;
 #[cfg(test)]
 mod testing;
+mod tracer;
 
 #[cfg(feature = "__bench")]
 #[doc(hidden)]

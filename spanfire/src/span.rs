@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::SystemTime;
 
 use http::{HeaderMap, Method, StatusCode};
-use opentelemetry::trace::{SpanKind, SpanRef, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{SpanBuilder, SpanKind, SpanRef, Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 use opentelemetry_semantic_conventions::attribute as semattr;
 use url::Url;
@@ -101,14 +101,11 @@ impl Inner {
         }
         let parent = crate::parent::current_parent();
         let start = SystemTime::now();
-        let span = self
-            .tracer
-            .span_builder(name)
+        let builder = SpanBuilder::from_name(name)
             .with_kind(SpanKind::Client)
             .with_start_time(start)
-            .with_attributes(attrs)
-            .start_with_context(&self.tracer, &parent);
-        let cx = parent.with_span(span);
+            .with_attributes(attrs);
+        let cx = self.tracer.start(builder, &parent);
         let recording = cx.span().is_recording();
         let metric_attrs_len = metric_attrs.len();
         if let Some(message) = filter_panic {

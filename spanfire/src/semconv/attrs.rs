@@ -111,7 +111,7 @@ pub(crate) fn response_attributes(
     if let Some(peer) = peer {
         attrs.push(KeyValue::new(
             semattr::NETWORK_PEER_ADDRESS,
-            peer.ip().to_string(),
+            ip_string(peer.ip()),
         ));
         attrs.push(KeyValue::new(
             semattr::NETWORK_PEER_PORT,
@@ -125,6 +125,14 @@ pub(crate) fn response_attributes(
         ));
     }
     attrs
+}
+
+/// The IP as text, written into one buffer of the right size (one allocation).
+fn ip_string(ip: std::net::IpAddr) -> String {
+    use std::fmt::Write;
+    let mut out = String::with_capacity(39);
+    let _ = write!(out, "{ip}");
+    out
 }
 
 /// Span status for a response status code: Error without description for 4xx and 5xx
