@@ -149,28 +149,13 @@ impl Destination {
         protocol: OtlpProtocol,
     ) -> Result<opentelemetry_otlp::SpanExporter, crate::Error> {
         check_scheme(self.traces.as_ref())?;
+        let builder = opentelemetry_otlp::SpanExporter::builder();
         let built = match protocol {
             #[cfg(feature = "grpc")]
-            OtlpProtocol::Grpc => {
-                use opentelemetry_otlp::WithTonicConfig;
-                let mut b = opentelemetry_otlp::SpanExporter::builder().with_tonic();
-                if let Some(url) = &self.grpc_endpoint() {
-                    b = b.with_endpoint(url);
-                }
-                b.with_metadata(self.metadata()).build()
-            }
-            _ => {
-                let mut b = opentelemetry_otlp::SpanExporter::builder()
-                    .with_http()
-                    .with_protocol(http_protocol(protocol));
-                if let Some(url) = &self.traces {
-                    b = b.with_endpoint(url);
-                }
-                if !self.headers.is_empty() {
-                    b = b.with_headers(self.headers.clone());
-                }
-                b.build()
-            }
+            OtlpProtocol::Grpc => self.grpc(builder.with_tonic()).build(),
+            _ => self
+                .http(builder.with_http(), self.traces.as_ref(), protocol)
+                .build(),
         };
         built.map_err(|e| crate::Error::telemetry("building the OTLP span exporter", e))
     }
@@ -180,30 +165,41 @@ impl Destination {
         protocol: OtlpProtocol,
     ) -> Result<opentelemetry_otlp::MetricExporter, crate::Error> {
         check_scheme(self.metrics.as_ref())?;
+        let builder = opentelemetry_otlp::MetricExporter::builder();
         let built = match protocol {
             #[cfg(feature = "grpc")]
-            OtlpProtocol::Grpc => {
-                use opentelemetry_otlp::WithTonicConfig;
-                let mut b = opentelemetry_otlp::MetricExporter::builder().with_tonic();
-                if let Some(url) = &self.grpc_endpoint() {
-                    b = b.with_endpoint(url);
-                }
-                b.with_metadata(self.metadata()).build()
-            }
-            _ => {
-                let mut b = opentelemetry_otlp::MetricExporter::builder()
-                    .with_http()
-                    .with_protocol(http_protocol(protocol));
-                if let Some(url) = &self.metrics {
-                    b = b.with_endpoint(url);
-                }
-                if !self.headers.is_empty() {
-                    b = b.with_headers(self.headers.clone());
-                }
-                b.build()
-            }
+            OtlpProtocol::Grpc => self.grpc(builder.with_tonic()).build(),
+            _ => self
+                .http(builder.with_http(), self.metrics.as_ref(), protocol)
+                .build(),
         };
         built.map_err(|e| crate::Error::telemetry("building the OTLP metric exporter", e))
+    }
+
+    /// Applies this destination to an OTLP/HTTP exporter builder of either signal.
+    fn http<B: WithExportConfig + WithHttpConfig>(
+        &self,
+        mut builder: B,
+        url: Option<&String>,
+        protocol: OtlpProtocol,
+    ) -> B {
+        builder = builder.with_protocol(http_protocol(protocol));
+        if let Some(url) = url {
+            builder = builder.with_endpoint(url);
+        }
+        if !self.headers.is_empty() {
+            builder = builder.with_headers(self.headers.clone());
+        }
+        builder
+    }
+
+    /// Applies this destination to an OTLP/gRPC exporter builder of either signal.
+    #[cfg(feature = "grpc")]
+    fn grpc<B: WithExportConfig + opentelemetry_otlp::WithTonicConfig>(&self, mut builder: B) -> B {
+        if let Some(url) = &self.grpc_endpoint() {
+            builder = builder.with_endpoint(url);
+        }
+        builder.with_metadata(self.metadata())
     }
 
     /// gRPC has no per-signal path: the base URL set in code.
