@@ -3,53 +3,12 @@
 //! receiver, and export to an absent collector.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use serde_json::Value as Json;
 
-use crate::support::TestServer;
-
-/// The collector's OTLP/HTTP URL and the file its processor appends to, from `scripts/rotel`.
-fn collector() -> Option<(String, PathBuf)> {
-    match (
-        std::env::var("ROTEL_OTLP_HTTP"),
-        std::env::var("ROTEL_RECEIVED"),
-    ) {
-        (Ok(url), Ok(file)) => Some((url, PathBuf::from(file))),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("ROTEL_OTLP_HTTP/ROTEL_RECEIVED unset: scripts/test starts the collector")
-        }
-        _ => {
-            eprintln!("skipped: run `eval \"$(scripts/rotel start)\"` and export its variables");
-            None
-        }
-    }
-}
-
-fn unique_service(name: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("spanfire-e2e-{name}-{}-{nanos}", std::process::id())
-}
-
-/// The records the collector received for `service`, waiting (bounded) until `done` holds.
-fn received(file: &PathBuf, service: &str, done: impl Fn(&[Json]) -> bool) -> Vec<Json> {
-    let deadline = Instant::now() + Duration::from_secs(40);
-    loop {
-        let text = std::fs::read_to_string(file).unwrap_or_default();
-        let records: Vec<Json> = text
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Json>(l).ok())
-            .filter(|r| r["resource"]["service.name"] == service)
-            .collect();
-        if done(&records) || Instant::now() > deadline {
-            return records;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use crate::support::collector::{collector, received, unique_service};
+use crate::support::{closed_port, TestServer};
 
 /// An instrumentation that uses the providers of `telemetry` (not the globals).
 fn instrumented(telemetry: &spanfire::Telemetry) -> spanfire::HttpClientInstrumentation {
@@ -213,10 +172,7 @@ async fn grpc_export_reaches_the_collector() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn absent_collector_never_fails_the_application() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = closed_port();
     let server = TestServer::start().await;
     let telemetry = spanfire::configure()
         .otlp_endpoint(format!("http://127.0.0.1:{port}"))
@@ -293,7 +249,7 @@ impl PrivateCollector {
         let agent = std::env::var("ROTEL_AGENT").expect("scripts/rotel exports ROTEL_AGENT");
         let received = PathBuf::from(std::env::var("ROTEL_RECEIVED").unwrap());
         let processor = received.with_file_name("rotel_dump.py");
-        let grpc = free_port();
+        let grpc = closed_port();
         let child = std::process::Command::new(agent)
             .args(["start", "--exporter", "blackhole", "--disable-batching"])
             .arg("--otlp-http-endpoint")
@@ -326,11 +282,6 @@ impl Drop for PrivateCollector {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap().port()
 }
 
 async fn requests(
@@ -368,7 +319,7 @@ async fn collector_killed_mid_run_then_restarted_export_resumes() {
     std::env::set_var("OTEL_BSP_SCHEDULE_DELAY", "100");
     let service = unique_service("restart");
     let server = TestServer::start().await;
-    let collector = PrivateCollector::start(free_port());
+    let collector = PrivateCollector::start(closed_port());
     let telemetry = spanfire::configure()
         .service_name(&service)
         .otlp_endpoint(format!("http://127.0.0.1:{}", collector.port))

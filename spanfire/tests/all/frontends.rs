@@ -159,11 +159,7 @@ async fn client_and_server_errors(front: Front) {
 }
 
 async fn connection_refused(front: Front) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     let t = Telemetry::new();
     let url = format!("http://127.0.0.1:{port}/get");
     assert!(client(front, &t).get(&url).await.is_err());
@@ -496,11 +492,7 @@ async fn response_hook_runs_once_and_may_override(front: Front) {
         .unwrap()
         .bytes()
         .await;
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = closed_port();
     assert!(c.get(&format!("http://127.0.0.1:{port}/")).await.is_err());
     assert_eq!(
         calls.load(Ordering::SeqCst),

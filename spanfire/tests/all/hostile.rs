@@ -680,23 +680,6 @@ async fn hostile_corrupt_gzip_body_is_a_decode_error() {
 // Secrets through the whole pipeline
 // ---------------------------------------------------------------------------------------------
 
-/// The collector's OTLP/HTTP URL and the file its processor appends to, from `scripts/rotel`.
-fn collector() -> Option<(String, PathBuf)> {
-    match (
-        std::env::var("ROTEL_OTLP_HTTP"),
-        std::env::var("ROTEL_RECEIVED"),
-    ) {
-        (Ok(url), Ok(file)) => Some((url, PathBuf::from(file))),
-        _ if std::env::var_os("CI").is_some() => {
-            panic!("ROTEL_OTLP_HTTP/ROTEL_RECEIVED unset: scripts/test starts the collector")
-        }
-        _ => {
-            eprintln!("skipped: run `eval \"$(scripts/rotel start)\"` and export its variables");
-            None
-        }
-    }
-}
-
 /// The lines of the collector's file that belong to `service`, waiting (bounded) until there
 /// are `spans` span records among them.
 fn received_lines(file: &PathBuf, service: &str, spans: usize) -> Vec<String> {
@@ -761,7 +744,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_secret_leak_through_the_whole_pipeline() {
-    let Some((collector_url, file)) = collector() else {
+    let Some((collector_url, file)) = collector::collector() else {
         return;
     };
     let nanos = SystemTime::now()

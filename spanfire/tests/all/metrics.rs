@@ -97,10 +97,7 @@ async fn status_errors_carry_error_type() {
 
 #[tokio::test]
 async fn transport_errors_record_their_kind() {
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    let port = closed_port();
     let t = Telemetry::new();
     let client = t
         .instrumentation()

@@ -1,5 +1,6 @@
 //! Shared test support: the loopback server, in-memory telemetry and span assertions.
 
+pub mod collector;
 pub mod front;
 mod server;
 
@@ -233,4 +234,10 @@ pub fn transport_error_attrs(url: &str, port: u16, kind: &str) -> Vec<(&'static 
         ("url.scheme", is("http")),
         ("error.type", is(kind.to_owned())),
     ]
+}
+
+/// A loopback port on which nothing listens (bound, then released).
+pub fn closed_port() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
 }
