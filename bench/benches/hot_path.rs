@@ -443,12 +443,8 @@ fn benches(c: &mut Criterion) {
     // `HOT_PATH_NO_GLOBAL_PROPAGATOR=1` leaves the no-op global, so that spanfire injects W3C
     // trace context itself.
     if std::env::var_os("HOT_PATH_NO_GLOBAL_PROPAGATOR").is_none() {
-        opentelemetry::global::set_text_map_propagator(
-            opentelemetry::propagation::TextMapCompositePropagator::new(vec![
-                Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
-                Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
-            ]),
-        );
+        // What configure() installs.
+        opentelemetry::global::set_text_map_propagator(spanfire::W3cPropagator::new());
     }
     let ops = Ops::new();
     if let Ok(name) = std::env::var("HOT_PATH_ALLOC_SITES") {

@@ -53,6 +53,7 @@ mod extensions;
 mod headers;
 pub mod hooks;
 mod instrumentation;
+mod intern;
 mod metrics;
 mod parent;
 mod propagation;
@@ -63,6 +64,7 @@ mod tee;
 #[cfg(test)]
 mod testing;
 mod tracer;
+mod w3c;
 
 #[cfg(feature = "__bench")]
 #[doc(hidden)]
@@ -93,6 +95,8 @@ pub use span::{
     RESPONSE_BODY_TEXT, RESPONSE_HEAD_EVENT,
 };
 pub use tee::TeeBody;
+#[cfg(feature = "configure")]
+pub use w3c::W3cPropagator;
 
 #[cfg(feature = "configure")]
 pub use configure::{

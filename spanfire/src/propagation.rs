@@ -54,11 +54,7 @@ fn inject_w3c(cx: &Context, injector: &mut HeaderInjector<'_>) {
     if !sc.is_valid() {
         return;
     }
-    let flags = sc.trace_flags().to_u8();
-    injector.set(
-        "traceparent",
-        format!("00-{}-{}-{flags:02x}", sc.trace_id(), sc.span_id()),
-    );
+    injector.set("traceparent", crate::w3c::traceparent(sc));
     let state = sc.trace_state().header();
     if !state.is_empty() {
         injector.set("tracestate", state);

@@ -48,7 +48,7 @@ struct State {
     cx: Context,
     recording: bool,
     start: SystemTime,
-    metric_attrs: Vec<KeyValue>,
+    metric_attrs: semconv::MetricAttributes,
     head_received: bool,
     empty_by_definition: bool,
     body_bytes: u64,
@@ -86,7 +86,7 @@ impl Inner {
         }
         let (url_full, filter_panic) = self.url_full(url);
         let method_attr = semconv::method_attr(method);
-        let mut attrs = semconv::request_start_attributes(method, url, url_full);
+        let (mut attrs, metric_attrs) = semconv::request_start_attributes(method, url, url_full);
         let template = extensions.get::<crate::UrlTemplate>();
         let name: std::borrow::Cow<'static, str> = match template {
             Some(t) => {
@@ -95,7 +95,6 @@ impl Inner {
             }
             None => semconv::span_name(method_attr).into(),
         };
-        let metric_attrs = metric_start_attributes(&attrs);
         if self.opt_in_metrics {
             self.metrics.add_active(1, &metric_attrs);
         }
@@ -140,24 +139,6 @@ impl Inner {
             Err(message) => (redact_url(url.as_str(), keys).into_owned(), Some(message)),
         }
     }
-}
-
-/// The span-start attributes that are also metric attributes.
-fn metric_start_attributes(attrs: &[KeyValue]) -> Vec<KeyValue> {
-    let keep = [
-        semattr::HTTP_REQUEST_METHOD,
-        semattr::SERVER_ADDRESS,
-        semattr::SERVER_PORT,
-        semattr::URL_SCHEME,
-    ];
-    let mut out = Vec::with_capacity(7);
-    out.extend(
-        attrs
-            .iter()
-            .filter(|kv| keep.contains(&kv.key.as_str()))
-            .cloned(),
-    );
-    out
 }
 
 fn record_panic(span: &SpanRef<'_>, hook: &'static str, message: &str) {
@@ -230,21 +211,25 @@ impl RequestSpan {
                 .push(KeyValue::new(semattr::NETWORK_PROTOCOL_VERSION, v));
         }
         if head.status.as_u16() >= 400 {
-            let error_type = head.status.as_str().to_owned();
             s.metric_attrs
-                .push(KeyValue::new(semattr::ERROR_TYPE, error_type));
+                .push(semconv::error_type_of_code(head.status));
         }
         if !s.recording {
             return;
         }
         let span = s.cx.span();
         span.add_event(RESPONSE_HEAD_EVENT, Vec::new());
-        let mut attrs = semconv::response_attributes(head.status, head.version, peer);
-        if !s.inner.headers.response.is_nothing() {
+        let attrs = semconv::response_attributes(head.status, head.version, peer);
+        if s.inner.headers.response.is_nothing() {
+            span.set_attributes(attrs);
+        } else {
+            let mut attrs: Vec<KeyValue> = attrs.collect();
             s.inner.headers.record(true, head.headers, &mut attrs);
+            span.set_attributes(attrs);
         }
-        span.set_attributes(attrs);
-        span.set_status(semconv::status_of_code(head.status));
+        if head.status.as_u16() >= 400 {
+            span.set_status(semconv::status_of_code(head.status));
+        }
         if s.inner.capture_response_body {
             let payload = Payload::of(content_type(head.headers));
             s.response_capture = Some(BodyCapture::new(payload, s.inner.body_limit));

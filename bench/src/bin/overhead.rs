@@ -206,7 +206,8 @@ fn register_server_thread() {
 
 const USAGE: &str = "usage: overhead [--rounds N] [--requests-c1 N] [--requests-c64 N] \
 [--concurrency 1,64] [--client-threads N] [--server-threads N] [--otlp URL] [--python SCRIPT] \
-[--rows KEY,KEY] [--no-pin | --one-cpu] [--server-only [--seconds N]] [--port N]";
+[--rows KEY,KEY] [--no-pin | --one-cpu] [--sdk-propagator] [--server-only [--seconds N]] \
+[--port N]";
 
 #[derive(Debug)]
 struct Args {
@@ -224,6 +225,7 @@ struct Args {
     port: u16,
     pin: bool,
     one_cpu: bool,
+    sdk_propagator: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -244,6 +246,7 @@ fn parse_args() -> Result<Args, String> {
         port: 0,
         pin: std::thread::available_parallelism().is_ok_and(|n| n.get() >= 2),
         one_cpu: false,
+        sdk_propagator: false,
     };
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
@@ -263,6 +266,7 @@ fn parse_args() -> Result<Args, String> {
             "--server-only" => a.server_only = true,
             "--no-pin" => a.pin = false,
             "--one-cpu" => a.one_cpu = true,
+            "--sdk-propagator" => a.sdk_propagator = true,
             "--seconds" => a.seconds = number(&value()?)? as u64,
             "--port" => {
                 a.port = value()?
@@ -639,13 +643,18 @@ const ROW_KEYS: &[&str] = &[
 
 fn build_rows(args: &Args, base: &str) -> Result<Vec<Row>, BoxError> {
     // Propagators as each library's setup installs them: spanfire's configure() installs
-    // W3C trace context + baggage; reqwest-tracing's docs install W3C trace context.
-    opentelemetry::global::set_text_map_propagator(
-        opentelemetry::propagation::TextMapCompositePropagator::new(vec![
-            Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
-            Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
-        ]),
-    );
+    // spanfire::W3cPropagator (W3C trace context + baggage); reqwest-tracing's docs install
+    // W3C trace context. `--sdk-propagator`: the SDK's TraceContext + Baggage composite instead.
+    if args.sdk_propagator {
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+                Box::new(opentelemetry_sdk::propagation::TraceContextPropagator::new()),
+                Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
+            ]),
+        );
+    } else {
+        opentelemetry::global::set_text_map_propagator(spanfire::W3cPropagator::new());
+    }
     let wanted = |key: &str| {
         args.rows
             .as_ref()

@@ -21,9 +21,7 @@ mod scrub_json;
 
 use std::fmt;
 
-use opentelemetry::propagation::TextMapCompositePropagator;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
@@ -211,10 +209,7 @@ impl ConfigureBuilder {
         if self.install_globals.unwrap_or(true) {
             opentelemetry::global::set_tracer_provider(tracer_provider.clone());
             opentelemetry::global::set_meter_provider(meter_provider.clone());
-            opentelemetry::global::set_text_map_propagator(TextMapCompositePropagator::new(vec![
-                Box::new(TraceContextPropagator::new()),
-                Box::new(BaggagePropagator::new()),
-            ]));
+            opentelemetry::global::set_text_map_propagator(crate::W3cPropagator::new());
         }
         Ok(Telemetry {
             tracer_provider,

@@ -32,40 +32,51 @@ pub(crate) fn span_name(method_attr: &'static str) -> &'static str {
     }
 }
 
-/// The attributes given when the span starts, so that samplers see them.
+/// The metric attributes of a request: those known at start (method, server address and port,
+/// scheme), then status, protocol version and error type. Kept inline: no allocation.
+pub(crate) type MetricAttributes = smallvec::SmallVec<[KeyValue; 8]>;
+
+/// Room for the attributes set after the start (response head, body size, error), so that the
+/// SDK's attribute `Vec`, which is this one moved, does not grow on the request path.
+const SPAN_ATTRIBUTE_CAPACITY: usize = 12;
+
+/// The attributes given when the span starts, so that samplers see them, and the metric
+/// attributes known at start (the same values, shared).
 ///
 /// `url_full` is the already filtered and redacted URL.
 pub(crate) fn request_start_attributes(
     method: &Method,
     url: &Url,
     url_full: String,
-) -> Vec<KeyValue> {
+) -> (Vec<KeyValue>, MetricAttributes) {
     let method_attr = method_attr(method);
-    let mut attrs = Vec::with_capacity(6);
-    attrs.push(KeyValue::new(semattr::HTTP_REQUEST_METHOD, method_attr));
+    let mut metric = MetricAttributes::new();
+    metric.push(KeyValue::new(semattr::HTTP_REQUEST_METHOD, method_attr));
+    if let Some(host) = url.host_str() {
+        // Shared: the span and the metric hold the same per-thread cached string.
+        let host = crate::intern::host(host_without_brackets(host));
+        metric.push(KeyValue::new(
+            semattr::SERVER_ADDRESS,
+            opentelemetry::StringValue::from(host),
+        ));
+    }
+    if let Some(port) = url.port_or_known_default() {
+        metric.push(KeyValue::new(semattr::SERVER_PORT, i64::from(port)));
+    }
+    metric.push(KeyValue::new(
+        semattr::URL_SCHEME,
+        scheme_attr(url.scheme()),
+    ));
+    let mut attrs = Vec::with_capacity(SPAN_ATTRIBUTE_CAPACITY);
+    attrs.extend(metric.iter().cloned());
+    attrs.push(KeyValue::new(semattr::URL_FULL, url_full));
     if method_attr == "_OTHER" {
         attrs.push(KeyValue::new(
             semattr::HTTP_REQUEST_METHOD_ORIGINAL,
             method.as_str().to_owned(),
         ));
     }
-    attrs.push(KeyValue::new(semattr::URL_FULL, url_full));
-    if let Some(host) = url.host_str() {
-        // An Arc: the metric attributes share it instead of copying the string.
-        let host: std::sync::Arc<str> = host_without_brackets(host).into();
-        attrs.push(KeyValue::new(
-            semattr::SERVER_ADDRESS,
-            opentelemetry::StringValue::from(host),
-        ));
-    }
-    if let Some(port) = url.port_or_known_default() {
-        attrs.push(KeyValue::new(semattr::SERVER_PORT, i64::from(port)));
-    }
-    attrs.push(KeyValue::new(
-        semattr::URL_SCHEME,
-        scheme_attr(url.scheme()),
-    ));
-    attrs
+    (attrs, metric)
 }
 
 fn host_without_brackets(host: &str) -> &str {
@@ -94,45 +105,30 @@ pub(crate) fn protocol_version(version: Version) -> Option<&'static str> {
     }
 }
 
-/// The attributes set when the response head arrives.
+/// The attributes set when the response head arrives, as an iterator (no allocation).
 pub(crate) fn response_attributes(
     status: StatusCode,
     version: Version,
     peer: Option<std::net::SocketAddr>,
-) -> Vec<KeyValue> {
-    let mut attrs = Vec::with_capacity(5);
-    attrs.push(KeyValue::new(
-        semattr::HTTP_RESPONSE_STATUS_CODE,
-        i64::from(status.as_u16()),
-    ));
-    if let Some(v) = protocol_version(version) {
-        attrs.push(KeyValue::new(semattr::NETWORK_PROTOCOL_VERSION, v));
-    }
-    if let Some(peer) = peer {
-        attrs.push(KeyValue::new(
-            semattr::NETWORK_PEER_ADDRESS,
-            ip_string(peer.ip()),
-        ));
-        attrs.push(KeyValue::new(
-            semattr::NETWORK_PEER_PORT,
-            i64::from(peer.port()),
-        ));
-    }
-    if status.as_u16() >= 400 {
-        attrs.push(KeyValue::new(
-            semattr::ERROR_TYPE,
-            status.as_str().to_owned(),
-        ));
-    }
-    attrs
+) -> impl Iterator<Item = KeyValue> {
+    let code = i64::from(status.as_u16());
+    [
+        Some(KeyValue::new(semattr::HTTP_RESPONSE_STATUS_CODE, code)),
+        protocol_version(version).map(|v| KeyValue::new(semattr::NETWORK_PROTOCOL_VERSION, v)),
+        peer.map(|p| {
+            let ip = opentelemetry::StringValue::from(crate::intern::ip(p.ip()));
+            KeyValue::new(semattr::NETWORK_PEER_ADDRESS, ip)
+        }),
+        peer.map(|p| KeyValue::new(semattr::NETWORK_PEER_PORT, i64::from(p.port()))),
+        (code >= 400).then(|| error_type_of_code(status)),
+    ]
+    .into_iter()
+    .flatten()
 }
 
-/// The IP as text, written into one buffer of the right size (one allocation).
-fn ip_string(ip: std::net::IpAddr) -> String {
-    use std::fmt::Write;
-    let mut out = String::with_capacity(39);
-    let _ = write!(out, "{ip}");
-    out
+/// `error.type` for a 4xx/5xx status: the code as text.
+pub(crate) fn error_type_of_code(status: StatusCode) -> KeyValue {
+    KeyValue::new(semattr::ERROR_TYPE, status.as_str().to_owned())
 }
 
 /// Span status for a response status code: Error without description for 4xx and 5xx
@@ -170,7 +166,10 @@ mod tests {
         ];
         for (input, port, scheme) in cases {
             let url = Url::parse(input).unwrap();
-            let attrs = request_start_attributes(&Method::GET, &url, input.to_owned());
+            let (attrs, metric) = request_start_attributes(&Method::GET, &url, input.to_owned());
+            for kv in &metric {
+                assert_eq!(get(&attrs, kv.key.as_str()), Some(&kv.value), "{input}");
+            }
             assert_eq!(
                 get(&attrs, "server.port"),
                 port.map(Value::I64).as_ref(),
@@ -190,7 +189,8 @@ mod tests {
     fn unknown_methods_are_other_with_the_original() {
         let url = Url::parse("http://h/").unwrap();
         let m = Method::from_bytes(b"PURGE").unwrap();
-        let attrs = request_start_attributes(&m, &url, String::new());
+        let (attrs, metric) = request_start_attributes(&m, &url, String::new());
+        assert_eq!(get(&metric, "http.request.method_original"), None);
         assert_eq!(
             get(&attrs, "http.request.method"),
             Some(&Value::from("_OTHER"))
@@ -213,7 +213,7 @@ mod tests {
             (503, true),
         ] {
             let status = StatusCode::from_u16(code).unwrap();
-            let attrs = response_attributes(status, Version::HTTP_11, None);
+            let attrs: Vec<_> = response_attributes(status, Version::HTTP_11, None).collect();
             let want = error.then(|| Value::from(code.to_string()));
             assert_eq!(get(&attrs, "error.type"), want.as_ref(), "{code}");
             assert_eq!(
