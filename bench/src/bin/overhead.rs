@@ -62,6 +62,9 @@ use spanfire::HttpClientInstrumentation;
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 
+#[path = "overhead/floor.rs"]
+mod floor;
+
 type BoxError = Box<dyn Error + Send + Sync>;
 
 // ---------------------------------------------------------------------------------------------
@@ -632,6 +635,7 @@ fn sdk_meter_provider() -> opentelemetry_sdk::metrics::SdkMeterProvider {
 const ROW_KEYS: &[&str] = &[
     "plain-get",
     "noop-middleware-get",
+    "floor-get",
     "spanfire-get",
     "spanfire-unsampled-get",
     "spanfire-unsampled-nopropagation-get",
@@ -704,6 +708,29 @@ fn build_row(key: &'static str, args: &Args, base: &str) -> Result<Option<Row>, 
                 .with(NoopMiddleware)
                 .build(),
         ),
+        "floor-get" => {
+            use opentelemetry::metrics::MeterProvider as _;
+            use opentelemetry::trace::TracerProvider as _;
+            let (provider, ended) = discarding_provider(true);
+            spans = SpanCheck::Ended(ended);
+            let duration = sdk_meter_provider()
+                .meter("floor")
+                .f64_histogram("http.client.request.duration")
+                .with_unit("s")
+                .with_boundaries(spanfire::DURATION_BUCKETS.to_vec())
+                .build();
+            let middleware = floor::FloorMiddleware {
+                tracer: provider.tracer("floor"),
+                duration,
+            };
+            (
+                "floor: bare SDK span over the body + duration metric (no spanfire)",
+                Workload::Get,
+                ClientBuilder::new(reqwest_client()?)
+                    .with(middleware)
+                    .build(),
+            )
+        }
         "spanfire-get" => {
             let (provider, ended) = discarding_provider(true);
             spans = SpanCheck::Ended(ended);
