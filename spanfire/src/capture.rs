@@ -30,17 +30,18 @@ impl Payload {
             return Payload::Text(encoding_rs::UTF_8);
         };
         let mut parts = ct.split(';');
-        let essence = parts.next().unwrap_or("").trim().to_ascii_lowercase();
+        // Compared without case, in place: no lowercased copy per request.
+        let essence = parts.next().unwrap_or("").trim();
         let charset = parts.find_map(|p| {
             let (k, v) = p.split_once('=')?;
             k.trim()
                 .eq_ignore_ascii_case("charset")
                 .then(|| v.trim().trim_matches('"'))
         });
-        if essence == "application/x-www-form-urlencoded" {
+        if essence.eq_ignore_ascii_case("application/x-www-form-urlencoded") {
             return Payload::Form;
         }
-        if !is_textual(&essence) {
+        if !is_textual(essence) {
             return Payload::Opaque;
         }
         let encoding = charset
@@ -50,25 +51,31 @@ impl Payload {
     }
 }
 
+/// Whether a media type (`type/subtype`, any case) is text that can be decoded.
 fn is_textual(essence: &str) -> bool {
     let (kind, sub) = essence.split_once('/').unwrap_or((essence, ""));
-    kind == "text"
-        || sub.ends_with("+json")
-        || sub.ends_with("+xml")
-        || matches!(
-            sub,
-            "json"
-                | "xml"
-                | "javascript"
-                | "ecmascript"
-                | "graphql"
-                | "x-ndjson"
-                | "ndjson"
-                | "yaml"
-                | "x-yaml"
-                | "toml"
-                | "csv"
-        ) && kind == "application"
+    let ends_with = |suffix: &str| {
+        sub.len() >= suffix.len()
+            && sub.as_bytes()[sub.len() - suffix.len()..].eq_ignore_ascii_case(suffix.as_bytes())
+    };
+    const APPLICATION_TEXT: &[&str] = &[
+        "json",
+        "xml",
+        "javascript",
+        "ecmascript",
+        "graphql",
+        "x-ndjson",
+        "ndjson",
+        "yaml",
+        "x-yaml",
+        "toml",
+        "csv",
+    ];
+    kind.eq_ignore_ascii_case("text")
+        || ends_with("+json")
+        || ends_with("+xml")
+        || kind.eq_ignore_ascii_case("application")
+            && APPLICATION_TEXT.iter().any(|t| sub.eq_ignore_ascii_case(t))
 }
 
 /// Keeps the first `limit` bytes of a body and counts all of them.
@@ -154,6 +161,20 @@ impl BodyCapture {
         Some(text)
     }
 
+    /// [`text`](Self::text), reusing the kept bytes as the string when they are the whole
+    /// body in UTF-8 (no second copy of up to `limit` bytes).
+    pub(crate) fn into_text(self) -> Option<String> {
+        let utf8 = match self.payload {
+            Payload::Text(e) => e == encoding_rs::UTF_8,
+            Payload::Form => true,
+            Payload::Opaque => false,
+        };
+        if utf8 && !self.truncated() {
+            return String::from_utf8(self.kept).ok();
+        }
+        self.text()
+    }
+
     /// A url-encoded form as a JSON object (repeated keys become arrays); `None` unless the
     /// payload is a form that was captured whole.
     pub(crate) fn form_json(&self) -> Option<String> {
@@ -223,9 +244,65 @@ mod tests {
             (Some("multipart/form-data; boundary=x"), Payload::Opaque),
             (Some("image/png"), Payload::Opaque),
             (Some("application/octet-stream"), Payload::Opaque),
+            // Case does not matter (RFC 9110 §8.3.1), and nothing is lowercased to check it.
+            (Some("Application/JSON; Charset=UTF-8"), utf8),
+            (Some("TEXT/Plain"), utf8),
+            (Some("application/vnd.api+JSON"), utf8),
+            (Some("APPLICATION/X-WWW-FORM-URLENCODED"), Payload::Form),
+            (Some("Image/PNG"), Payload::Opaque),
+            (
+                Some("text/plain; charset=\"Shift_JIS\""),
+                Payload::Text(encoding_rs::SHIFT_JIS),
+            ),
+            (Some("application/jsonx"), Payload::Opaque),
+            (Some("json"), Payload::Opaque),
+            (Some(""), Payload::Opaque),
+            (Some("é/ü+json"), utf8),
         ];
         for (ct, want) in cases {
             assert_eq!(Payload::of(ct), want, "{ct:?}");
+        }
+    }
+
+    /// `into_text` (the buffer reused) says exactly what `text` says, whatever the charset,
+    /// limit, chunking, completeness or validity.
+    #[test]
+    fn into_text_equals_text() {
+        let bodies: [&[u8]; 6] = [
+            b"",
+            b"plain ascii body",
+            "caf\u{e9} \u{3042}\u{3044}".as_bytes(),
+            b"a=1&b=two+words&a=3",
+            b"bad \xff utf8",
+            b"\x82\xa0 sjis",
+        ];
+        let types = [
+            None,
+            Some("application/json"),
+            Some("text/plain; charset=shift_jis"),
+            Some("application/x-www-form-urlencoded"),
+            Some("image/png"),
+        ];
+        for body in bodies {
+            for ct in types {
+                for limit in [0, 1, 5, 7, 64] {
+                    for split in [0, 1, body.len() / 2, body.len()] {
+                        for incomplete in [false, true] {
+                            let (a, b) = body.split_at(split.min(body.len()));
+                            let mut c = capture(ct, limit, &[a, b]);
+                            if incomplete {
+                                c.mark_incomplete();
+                            }
+                            let want = c.text();
+                            assert_eq!(
+                                c.into_text(),
+                                want,
+                                "{body:?} {ct:?} limit {limit} split {split} {incomplete}"
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 

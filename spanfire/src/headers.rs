@@ -103,8 +103,9 @@ impl HeaderCapture {
         } else {
             (&self.request, "http.request.header.")
         };
-        for name in headers.keys() {
-            let name = name.as_str();
+        out.reserve(headers.keys_len());
+        for header in headers.keys() {
+            let name = header.as_str();
             if !selection.selects(name) {
                 continue;
             }
@@ -113,11 +114,11 @@ impl HeaderCapture {
                 Some(k) => k.sensitive || self.extra_sensitive(name),
                 None => self.is_sensitive(name),
             };
-            let values = headers
-                .get_all(name)
-                .iter()
-                .map(|v| header_value(sensitive, v.as_bytes()))
-                .collect();
+            // Looked up by `HeaderName`, not by `&str` (which would be parsed again); one
+            // value is the common case, so the array starts with room for one.
+            let all = headers.get_all(header);
+            let mut values = Vec::with_capacity(1);
+            values.extend(all.iter().map(|v| header_value(sensitive, v.as_bytes())));
             let key: opentelemetry::Key = match known {
                 Some(k) if response => k.response.into(),
                 Some(k) => k.request.into(),

@@ -17,10 +17,14 @@ impl Injector for HeaderInjector<'_> {
         if value.is_empty() && key.eq_ignore_ascii_case("tracestate") {
             return; // an empty tracestate is the same as none; do not send the header
         }
+        // Constants: `from_static` outside a const context validates the name on every call.
+        const TRACEPARENT: HeaderName = HeaderName::from_static("traceparent");
+        const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
+        const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
         let name = match key {
-            "traceparent" => HeaderName::from_static("traceparent"),
-            "tracestate" => HeaderName::from_static("tracestate"),
-            "baggage" => HeaderName::from_static("baggage"),
+            "traceparent" => TRACEPARENT,
+            "tracestate" => TRACESTATE,
+            "baggage" => BAGGAGE,
             other => match HeaderName::from_bytes(other.as_bytes()) {
                 Ok(name) => name,
                 Err(_) => return,

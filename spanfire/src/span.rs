@@ -86,7 +86,8 @@ impl Inner {
         }
         let (url_full, filter_panic) = self.url_full(url);
         let method_attr = semconv::method_attr(method);
-        let (mut attrs, metric_attrs) = semconv::request_start_attributes(method, url, url_full);
+        let (mut attrs, metric_attrs) =
+            semconv::request_start_attributes(method, url, url_full, self.span_attribute_room());
         let template = extensions.get::<crate::UrlTemplate>();
         let name: std::borrow::Cow<'static, str> = match template {
             Some(t) => {
@@ -125,6 +126,14 @@ impl Inner {
                 request_body_size: None,
             }),
         })
+    }
+
+    /// How many attributes a span of this instrumentation usually ends with: the start, head
+    /// and end attributes (at most 12 with an error), plus captured bodies and headers.
+    fn span_attribute_room(&self) -> usize {
+        let headers = !(self.headers.request.is_nothing() && self.headers.response.is_nothing());
+        let bodies = self.capture_request_body || self.capture_response_body;
+        12 + if headers { 20 } else { 0 } + if bodies { 3 } else { 0 }
     }
 
     /// `url.full`: the URL filter's output (or the URL) with default redaction applied, and the
@@ -321,11 +330,11 @@ impl State {
             .duration_since(self.start)
             .unwrap_or_default();
         let span = self.cx.span();
-        if let Some(capture) = &mut self.response_capture {
+        if let Some(mut capture) = self.response_capture.take() {
             if !matches!(ending, Ending::Complete) {
                 capture.mark_incomplete();
             }
-            if let Some(text) = capture.text().filter(|t| !t.is_empty()) {
+            if let Some(text) = capture.into_text().filter(|t| !t.is_empty()) {
                 span.set_attribute(KeyValue::new(RESPONSE_BODY_TEXT, text));
             }
         }
@@ -378,7 +387,7 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
 
 /// Records a captured request body on `span`: its size, and its text or form. An empty body
 /// (GET, or an empty stream) records nothing, whichever front end sent it.
-pub(crate) fn record_request_body(span: &SpanRef<'_>, capture: &BodyCapture) {
+pub(crate) fn record_request_body(span: &SpanRef<'_>, capture: BodyCapture) {
     if capture.total() == 0 {
         return;
     }
@@ -386,7 +395,7 @@ pub(crate) fn record_request_body(span: &SpanRef<'_>, capture: &BodyCapture) {
     span.set_attribute(KeyValue::new(semattr::HTTP_REQUEST_BODY_SIZE, size));
     let recorded = match capture.payload() {
         Payload::Form => capture.form_json().map(|f| (REQUEST_BODY_FORM, f)),
-        _ => capture.text().map(|t| (REQUEST_BODY_TEXT, t)),
+        _ => capture.into_text().map(|t| (REQUEST_BODY_TEXT, t)),
     };
     if let Some((key, value)) = recorded {
         span.set_attribute(KeyValue::new(key, value));

@@ -35,7 +35,11 @@ impl Drop for Recorder {
         if !self.complete {
             self.capture.mark_incomplete();
         }
-        crate::span::record_request_body(&self.cx.span(), &self.capture);
+        let capture = std::mem::replace(
+            &mut self.capture,
+            BodyCapture::new(crate::capture::Payload::Opaque, 0),
+        );
+        crate::span::record_request_body(&self.cx.span(), capture);
     }
 }
 

@@ -9,8 +9,8 @@
 //! ```
 //!
 //! `finish()` builds an OpenTelemetry SDK tracer provider and meter provider, installs them and
-//! the W3C trace-context + baggage propagator as the globals, and returns a [`Telemetry`] guard
-//! that owns them. Console output is on by default.
+//! the W3C trace-context + baggage propagator ([`W3cPropagator`](crate::W3cPropagator)) as the
+//! globals, and returns a [`Telemetry`] guard that owns them. Console output is on by default.
 
 mod console;
 mod export;

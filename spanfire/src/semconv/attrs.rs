@@ -36,18 +36,17 @@ pub(crate) fn span_name(method_attr: &'static str) -> &'static str {
 /// scheme), then status, protocol version and error type. Kept inline: no allocation.
 pub(crate) type MetricAttributes = smallvec::SmallVec<[KeyValue; 8]>;
 
-/// Room for the attributes set after the start (response head, body size, error), so that the
-/// SDK's attribute `Vec`, which is this one moved, does not grow on the request path.
-const SPAN_ATTRIBUTE_CAPACITY: usize = 12;
-
 /// The attributes given when the span starts, so that samplers see them, and the metric
 /// attributes known at start (the same values, shared).
 ///
-/// `url_full` is the already filtered and redacted URL.
+/// `url_full` is the already filtered and redacted URL. `capacity` is the room to make for all
+/// the span's attributes: the SDK keeps this `Vec` as the span's, so with room for those set
+/// later (response head, body, captured headers) it does not grow on the request path.
 pub(crate) fn request_start_attributes(
     method: &Method,
     url: &Url,
     url_full: String,
+    capacity: usize,
 ) -> (Vec<KeyValue>, MetricAttributes) {
     let method_attr = method_attr(method);
     let mut metric = MetricAttributes::new();
@@ -67,7 +66,7 @@ pub(crate) fn request_start_attributes(
         semattr::URL_SCHEME,
         scheme_attr(url.scheme()),
     ));
-    let mut attrs = Vec::with_capacity(SPAN_ATTRIBUTE_CAPACITY);
+    let mut attrs = Vec::with_capacity(capacity);
     attrs.extend(metric.iter().cloned());
     attrs.push(KeyValue::new(semattr::URL_FULL, url_full));
     if method_attr == "_OTHER" {
@@ -166,7 +165,8 @@ mod tests {
         ];
         for (input, port, scheme) in cases {
             let url = Url::parse(input).unwrap();
-            let (attrs, metric) = request_start_attributes(&Method::GET, &url, input.to_owned());
+            let (attrs, metric) =
+                request_start_attributes(&Method::GET, &url, input.to_owned(), 12);
             for kv in &metric {
                 assert_eq!(get(&attrs, kv.key.as_str()), Some(&kv.value), "{input}");
             }
@@ -189,7 +189,7 @@ mod tests {
     fn unknown_methods_are_other_with_the_original() {
         let url = Url::parse("http://h/").unwrap();
         let m = Method::from_bytes(b"PURGE").unwrap();
-        let (attrs, metric) = request_start_attributes(&m, &url, String::new());
+        let (attrs, metric) = request_start_attributes(&m, &url, String::new(), 12);
         assert_eq!(get(&metric, "http.request.method_original"), None);
         assert_eq!(
             get(&attrs, "http.request.method"),

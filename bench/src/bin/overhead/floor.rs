@@ -18,7 +18,7 @@ use http_body::{Body, Frame, SizeHint};
 use opentelemetry::metrics::Histogram;
 use opentelemetry::trace::{Span as _, SpanKind, Tracer as _};
 use opentelemetry::KeyValue;
-use opentelemetry_sdk::trace::{Span, SdkTracer};
+use opentelemetry_sdk::trace::{SdkTracer, Span};
 use reqwest::ResponseBuilderExt;
 use reqwest_middleware::{Middleware, Next};
 
