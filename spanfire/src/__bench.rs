@@ -77,7 +77,7 @@ impl Core {
             capture.push(body);
             if let Some(cx) = span.context() {
                 use opentelemetry::trace::TraceContextExt;
-                crate::span::record_request_body(&cx.span(), capture);
+                crate::span::record_request_body(&cx.span(), &capture);
             }
         }
         let head = ResponseHead {

@@ -161,20 +161,6 @@ impl BodyCapture {
         Some(text)
     }
 
-    /// [`text`](Self::text), reusing the kept bytes as the string when they are the whole
-    /// body in UTF-8 (no second copy of up to `limit` bytes).
-    pub(crate) fn into_text(self) -> Option<String> {
-        let utf8 = match self.payload {
-            Payload::Text(e) => e == encoding_rs::UTF_8,
-            Payload::Form => true,
-            Payload::Opaque => false,
-        };
-        if utf8 && !self.truncated() {
-            return String::from_utf8(self.kept).ok();
-        }
-        self.text()
-    }
-
     /// A url-encoded form as a JSON object (repeated keys become arrays); `None` unless the
     /// payload is a form that was captured whole.
     pub(crate) fn form_json(&self) -> Option<String> {
@@ -261,48 +247,6 @@ mod tests {
         ];
         for (ct, want) in cases {
             assert_eq!(Payload::of(ct), want, "{ct:?}");
-        }
-    }
-
-    /// `into_text` (the buffer reused) says exactly what `text` says, whatever the charset,
-    /// limit, chunking, completeness or validity.
-    #[test]
-    fn into_text_equals_text() {
-        let bodies: [&[u8]; 6] = [
-            b"",
-            b"plain ascii body",
-            "caf\u{e9} \u{3042}\u{3044}".as_bytes(),
-            b"a=1&b=two+words&a=3",
-            b"bad \xff utf8",
-            b"\x82\xa0 sjis",
-        ];
-        let types = [
-            None,
-            Some("application/json"),
-            Some("text/plain; charset=shift_jis"),
-            Some("application/x-www-form-urlencoded"),
-            Some("image/png"),
-        ];
-        for body in bodies {
-            for ct in types {
-                for limit in [0, 1, 5, 7, 64] {
-                    for split in [0, 1, body.len() / 2, body.len()] {
-                        for incomplete in [false, true] {
-                            let (a, b) = body.split_at(split.min(body.len()));
-                            let mut c = capture(ct, limit, &[a, b]);
-                            if incomplete {
-                                c.mark_incomplete();
-                            }
-                            let want = c.text();
-                            assert_eq!(
-                                c.into_text(),
-                                want,
-                                "{body:?} {ct:?} limit {limit} split {split} {incomplete}"
-                            );
-                        }
-                    }
-                }
-            }
         }
     }
 

@@ -129,11 +129,15 @@ impl Inner {
     }
 
     /// How many attributes a span of this instrumentation usually ends with: the start, head
-    /// and end attributes (at most 12 with an error), plus captured bodies and headers.
+    /// and end attributes (at most 12 with an error), plus room for captured bodies and a few
+    /// headers — at most 18, so that the buffer stays within 1 KiB (56-byte `KeyValue`s),
+    /// where allocators serve from their small-size caches. A span with more grows the SDK's
+    /// `Vec` once, as it would anyway.
     fn span_attribute_room(&self) -> usize {
         let headers = !(self.headers.request.is_nothing() && self.headers.response.is_nothing());
         let bodies = self.capture_request_body || self.capture_response_body;
-        12 + if headers { 20 } else { 0 } + if bodies { 3 } else { 0 }
+        let room = 12 + if headers { 6 } else { 0 } + if bodies { 3 } else { 0 };
+        room.min(18)
     }
 
     /// `url.full`: the URL filter's output (or the URL) with default redaction applied, and the
@@ -330,11 +334,11 @@ impl State {
             .duration_since(self.start)
             .unwrap_or_default();
         let span = self.cx.span();
-        if let Some(mut capture) = self.response_capture.take() {
+        if let Some(capture) = &mut self.response_capture {
             if !matches!(ending, Ending::Complete) {
                 capture.mark_incomplete();
             }
-            if let Some(text) = capture.into_text().filter(|t| !t.is_empty()) {
+            if let Some(text) = capture.text().filter(|t| !t.is_empty()) {
                 span.set_attribute(KeyValue::new(RESPONSE_BODY_TEXT, text));
             }
         }
@@ -387,7 +391,7 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
 
 /// Records a captured request body on `span`: its size, and its text or form. An empty body
 /// (GET, or an empty stream) records nothing, whichever front end sent it.
-pub(crate) fn record_request_body(span: &SpanRef<'_>, capture: BodyCapture) {
+pub(crate) fn record_request_body(span: &SpanRef<'_>, capture: &BodyCapture) {
     if capture.total() == 0 {
         return;
     }
@@ -395,7 +399,7 @@ pub(crate) fn record_request_body(span: &SpanRef<'_>, capture: BodyCapture) {
     span.set_attribute(KeyValue::new(semattr::HTTP_REQUEST_BODY_SIZE, size));
     let recorded = match capture.payload() {
         Payload::Form => capture.form_json().map(|f| (REQUEST_BODY_FORM, f)),
-        _ => capture.into_text().map(|t| (REQUEST_BODY_TEXT, t)),
+        _ => capture.text().map(|t| (REQUEST_BODY_TEXT, t)),
     };
     if let Some((key, value)) = recorded {
         span.set_attribute(KeyValue::new(key, value));

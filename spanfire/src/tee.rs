@@ -35,11 +35,7 @@ impl Drop for Recorder {
         if !self.complete {
             self.capture.mark_incomplete();
         }
-        let capture = std::mem::replace(
-            &mut self.capture,
-            BodyCapture::new(crate::capture::Payload::Opaque, 0),
-        );
-        crate::span::record_request_body(&self.cx.span(), capture);
+        crate::span::record_request_body(&self.cx.span(), &self.capture);
     }
 }
 

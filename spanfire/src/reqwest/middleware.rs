@@ -83,7 +83,7 @@ fn tee_request_body(req: &mut Request, mut capture: BodyCapture, cx: &openteleme
     match body.as_bytes() {
         Some(bytes) => {
             capture.push(bytes);
-            crate::span::record_request_body(&cx.span(), capture);
+            crate::span::record_request_body(&cx.span(), &capture);
             *req.body_mut() = Some(body);
         }
         None => {
