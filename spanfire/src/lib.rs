@@ -13,7 +13,8 @@
 //! # Ok(()) }
 //! ```
 //!
-//! - [`configure()`] sets up the pipeline (console output; see its docs).
+//! - [`configure()`] sets up the pipeline (console output; see its docs) and installs
+//!   [`W3cPropagator`] (W3C trace context + baggage) as the global propagator.
 //! - [`HttpClientInstrumentation`] holds the options (header and body capture, hooks, URL
 //!   filter, excluded URLs, providers, opt-in metrics) and builds a front end:
 //!   [`instrument_reqwest_client`] / [`HttpClientInstrumentation::instrument_reqwest`] for
