@@ -192,7 +192,11 @@ fn header_value(sensitive: bool, bytes: &[u8]) -> StringValue {
     if sensitive {
         REDACTED_HEADER_VALUE.into()
     } else {
-        String::from_utf8_lossy(bytes).into_owned().into()
+        // Almost every value is ASCII: the plain UTF-8 check is the fast path.
+        match std::str::from_utf8(bytes) {
+            Ok(text) => text.to_owned().into(),
+            Err(_) => String::from_utf8_lossy(bytes).into_owned().into(),
+        }
     }
 }
 

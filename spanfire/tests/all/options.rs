@@ -120,3 +120,56 @@ async fn capture_headers_false_overrides_the_header_env_vars() {
     let keys = one_post(&t, t.instrumentation().capture_headers(false)).await;
     assert!(keys.is_empty(), "{keys:?}");
 }
+
+/// `configure()` installs `W3cPropagator` as the global propagator: the request carries the
+/// span's `traceparent` and the caller's baggage, no empty `tracestate`, and the global
+/// propagator reads back what was sent.
+#[tokio::test]
+async fn configure_installs_the_w3c_propagator_with_baggage() {
+    use opentelemetry::baggage::BaggageExt;
+    use opentelemetry::context::FutureExt;
+    use opentelemetry::trace::TraceContextExt;
+    let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
+    let telemetry = spanfire::configure()
+        .console(false)
+        .with_span_processor(opentelemetry_sdk::trace::SimpleSpanProcessor::new(
+            exporter.clone(),
+        ))
+        .finish()
+        .unwrap();
+    let server = TestServer::start().await;
+    let client = spanfire::instrument_reqwest_client(reqwest::Client::new());
+    let cx = opentelemetry::Context::new()
+        .with_baggage([opentelemetry::KeyValue::new("tenant", "acme corp")]);
+    let res = client
+        .get(server.url("/get"))
+        .send()
+        .with_context(cx)
+        .await
+        .unwrap();
+    res.bytes().await.unwrap();
+    // Read before shutdown: the in-memory exporter forgets its spans when shut down.
+    let spans = exporter.get_finished_spans().unwrap();
+    telemetry.shutdown().unwrap();
+    assert_eq!(spans.len(), 1);
+    let sc = &spans[0].span_context;
+    let sent = &server.received()[0];
+    let header = |name: &str| sent.get(name).map(|v| v.to_str().unwrap().to_owned());
+    assert_eq!(
+        header("traceparent"),
+        Some(format!("00-{}-{}-01", sc.trace_id(), sc.span_id()))
+    );
+    assert_eq!(header("baggage").as_deref(), Some("tenant=acme%20corp"));
+    assert_eq!(header("tracestate"), None);
+    let carrier: std::collections::HashMap<String, String> = ["traceparent", "baggage"]
+        .into_iter()
+        .map(|k| (k.to_owned(), header(k).unwrap()))
+        .collect();
+    let back = opentelemetry::global::get_text_map_propagator(|p| p.extract(&carrier));
+    assert_eq!(back.span().span_context().trace_id(), sc.trace_id());
+    assert_eq!(back.span().span_context().span_id(), sc.span_id());
+    assert_eq!(
+        back.baggage().get("tenant").map(|v| v.as_str().to_owned()),
+        Some("acme corp".to_owned())
+    );
+}
