@@ -443,7 +443,6 @@ fn benches(c: &mut Criterion) {
     // `HOT_PATH_NO_GLOBAL_PROPAGATOR=1` leaves the no-op global, so that spanfire injects W3C
     // trace context itself.
     if std::env::var_os("HOT_PATH_NO_GLOBAL_PROPAGATOR").is_none() {
-        // What configure() installs.
         opentelemetry::global::set_text_map_propagator(spanfire::W3cPropagator::new());
     }
     let ops = Ops::new();

@@ -288,7 +288,10 @@ impl HttpClientInstrumentation {
             .metrics
             .clone()
             .unwrap_or_else(Metrics::for_global_provider);
+        let span_attribute_room =
+            span_attribute_room(&headers, capture_request_body || capture_response_body);
         Arc::new(Inner {
+            span_attribute_room,
             tracer,
             metrics,
             opt_in_metrics: self.opt_in_metrics,
@@ -357,6 +360,19 @@ pub(crate) struct Inner {
     pub(crate) capture_request_body: bool,
     pub(crate) capture_response_body: bool,
     pub(crate) body_limit: usize,
+    /// The capacity of a span's attribute `Vec`, see [`span_attribute_room`].
+    pub(crate) span_attribute_room: usize,
+}
+
+/// How many attributes a span of this instrumentation usually ends with: the start, head and
+/// end attributes (at most 12 with an error), plus room for captured bodies and a few headers —
+/// at most 18, so that the buffer stays within 1 KiB (56-byte `KeyValue`s), where allocators
+/// serve from their small-size caches. A span with more grows the SDK's `Vec` once, as it
+/// would anyway.
+fn span_attribute_room(headers: &HeaderCapture, bodies: bool) -> usize {
+    let headers = !(headers.request.is_nothing() && headers.response.is_nothing());
+    let room = 12 + if headers { 6 } else { 0 } + if bodies { 3 } else { 0 };
+    room.min(18)
 }
 
 impl fmt::Debug for HttpClientInstrumentation {

@@ -48,25 +48,28 @@ fn lookup<K: 'static>(
     matches: impl Fn(&K, &Arc<str>) -> bool,
     make: impl FnOnce() -> (K, Arc<str>),
 ) -> Arc<str> {
-    let mut make = Some(make);
-    let found = cache.try_with(|cell| {
-        let mut cache = cell.try_borrow_mut().ok()?;
-        let hit = cache.entries.iter().flatten().find(|(k, s)| matches(k, s));
-        if let Some((_, s)) = hit {
-            return Some(Arc::clone(s));
-        }
-        let (key, value) = (make.take()?)();
-        let slot = cache.next;
-        cache.next = (slot + 1) % SLOTS;
-        cache.entries[slot] = Some((key, Arc::clone(&value)));
-        Some(value)
+    // Thread-local storage gone (thread exit) or already borrowed: no caching, same value.
+    let hit = cache.try_with(|cell| {
+        let cache = cell.try_borrow().ok()?;
+        let (_, s) = cache
+            .entries
+            .iter()
+            .flatten()
+            .find(|(k, s)| matches(k, s))?;
+        Some(Arc::clone(s))
     });
-    match (found, make) {
-        (Ok(Some(value)), _) => value,
-        // Thread-local storage gone (thread exit) or borrowed: no caching.
-        (_, Some(make)) => make().1,
-        (_, None) => Arc::from(""),
+    if let Ok(Some(value)) = hit {
+        return value;
     }
+    let (key, value) = make();
+    let _ = cache.try_with(|cell| {
+        if let Ok(mut cache) = cell.try_borrow_mut() {
+            let slot = cache.next;
+            cache.next = (slot + 1) % SLOTS;
+            cache.entries[slot] = Some((key, Arc::clone(&value)));
+        }
+    });
+    value
 }
 
 #[cfg(test)]

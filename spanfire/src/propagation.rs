@@ -7,7 +7,6 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 use opentelemetry::propagation::Injector;
-use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
 
 struct HeaderInjector<'a>(&'a mut HeaderMap);
@@ -46,21 +45,8 @@ pub(crate) fn inject(cx: &Context, headers: &mut HeaderMap) -> Result<(), String
             if propagator.fields().next().is_some() {
                 propagator.inject_context(cx, &mut injector);
             } else {
-                inject_w3c(cx, &mut injector);
+                crate::w3c::inject_trace_context(cx, &mut injector);
             }
         })
     })
-}
-
-fn inject_w3c(cx: &Context, injector: &mut HeaderInjector<'_>) {
-    let span = cx.span();
-    let sc = span.span_context();
-    if !sc.is_valid() {
-        return;
-    }
-    injector.set("traceparent", crate::w3c::traceparent(sc));
-    let state = sc.trace_state().header();
-    if !state.is_empty() {
-        injector.set("tracestate", state);
-    }
 }

@@ -87,7 +87,7 @@ impl Inner {
         let (url_full, filter_panic) = self.url_full(url);
         let method_attr = semconv::method_attr(method);
         let (mut attrs, metric_attrs) =
-            semconv::request_start_attributes(method, url, url_full, self.span_attribute_room());
+            semconv::request_start_attributes(method, url, url_full, self.span_attribute_room);
         let template = extensions.get::<crate::UrlTemplate>();
         let name: std::borrow::Cow<'static, str> = match template {
             Some(t) => {
@@ -126,18 +126,6 @@ impl Inner {
                 request_body_size: None,
             }),
         })
-    }
-
-    /// How many attributes a span of this instrumentation usually ends with: the start, head
-    /// and end attributes (at most 12 with an error), plus room for captured bodies and a few
-    /// headers — at most 18, so that the buffer stays within 1 KiB (56-byte `KeyValue`s),
-    /// where allocators serve from their small-size caches. A span with more grows the SDK's
-    /// `Vec` once, as it would anyway.
-    fn span_attribute_room(&self) -> usize {
-        let headers = !(self.headers.request.is_nothing() && self.headers.response.is_nothing());
-        let bodies = self.capture_request_body || self.capture_response_body;
-        let room = 12 + if headers { 6 } else { 0 } + if bodies { 3 } else { 0 };
-        room.min(18)
     }
 
     /// `url.full`: the URL filter's output (or the URL) with default redaction applied, and the

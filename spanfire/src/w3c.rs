@@ -7,7 +7,24 @@
 //! one buffer of the exact size. [`W3cPropagator`] injects with it and delegates everything else
 //! (extraction, baggage) to the SDK's propagators, so what it reads and writes is theirs.
 
-use opentelemetry::trace::{SpanContext, TraceFlags};
+use opentelemetry::propagation::Injector;
+use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags};
+use opentelemetry::Context;
+
+/// Injects the W3C trace context of `cx`'s span: `traceparent`, and `tracestate` when not empty.
+/// Nothing for an invalid span context.
+pub(crate) fn inject_trace_context(cx: &Context, injector: &mut dyn Injector) {
+    let span = cx.span();
+    let sc = span.span_context();
+    if !sc.is_valid() {
+        return;
+    }
+    injector.set("traceparent", traceparent(sc));
+    let state = sc.trace_state().header();
+    if !state.is_empty() {
+        injector.set("tracestate", state);
+    }
+}
 
 /// The `traceparent` value of `sc` (version `00`, only the sampled flag), as the SDK's
 /// `TraceContextPropagator` writes it: `00-{trace id}-{span id}-{flags}`, lowercase hex.
@@ -41,7 +58,6 @@ pub use propagator::W3cPropagator;
 #[cfg(feature = "configure")]
 mod propagator {
     use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-    use opentelemetry::trace::TraceContextExt;
     use opentelemetry::Context;
     use opentelemetry_sdk::propagation::{BaggagePropagator, TraceContextPropagator};
 
@@ -81,15 +97,7 @@ mod propagator {
 
     impl TextMapPropagator for W3cPropagator {
         fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
-            let span = cx.span();
-            let sc = span.span_context();
-            if sc.is_valid() {
-                injector.set("traceparent", super::traceparent(sc));
-                let state = sc.trace_state().header();
-                if !state.is_empty() {
-                    injector.set("tracestate", state);
-                }
-            }
+            super::inject_trace_context(cx, injector);
             self.baggage.inject_context(cx, injector);
         }
 
