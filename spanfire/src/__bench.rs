@@ -74,10 +74,10 @@ impl Core {
         if let (Some(mut capture), Some(body)) =
             (span.request_body_capture(request_headers), ex.request_body)
         {
-            capture.push(body);
+            capture.body.push(body);
             if let Some(cx) = span.context() {
                 use opentelemetry::trace::TraceContextExt;
-                crate::span::record_request_body(&cx.span(), &capture);
+                capture.record(&cx.span());
             }
         }
         let head = ResponseHead {

@@ -123,7 +123,24 @@ fn body_failure<E: std::error::Error + 'static>(error: &E) -> Failure<'_> {
         error,
         kind,
         type_name: std::any::type_name::<E>(),
+        url: reported_url(error),
     }
+}
+
+/// The URL a body error quotes: reqwest's body errors carry the request URL.
+fn reported_url<'e>(error: &'e (dyn std::error::Error + 'static)) -> Option<&'e str> {
+    #[cfg(feature = "reqwest")]
+    {
+        let mut cur = Some(error);
+        while let Some(e) = cur {
+            if let Some(re) = e.downcast_ref::<reqwest::Error>() {
+                return re.url().map(url::Url::as_str);
+            }
+            cur = e.source();
+        }
+    }
+    let _ = error;
+    None
 }
 
 impl<B: fmt::Debug> fmt::Debug for InstrumentedBody<B> {

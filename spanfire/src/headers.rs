@@ -1,39 +1,19 @@
 //! Header capture: `http.request.header.<name>` / `http.response.header.<name>` attributes.
 //!
 //! Names are lowercased (as `http` stores them) with dashes kept; each value is a string array
-//! with one element per header value. Values of sensitive headers become `[REDACTED]`.
+//! with one element per header value. What the [secrets policy](crate::secrets) says is secret
+//! is redacted: values of secret headers become `[REDACTED]`, URL-valued headers are redacted as
+//! URLs, and other values lose the values of secret `key=value` pairs.
 
 use http::HeaderMap;
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use regex::{Regex, RegexBuilder};
 
-/// The value recorded instead of a sensitive header's value.
-pub const REDACTED_HEADER_VALUE: &str = "[REDACTED]";
+use crate::secrets::{self, Secrets, REDACTED_VALUE};
 
-/// Substrings of header names whose values are always redacted.
-///
-/// Chosen so that `access-control-allow-credentials` and similar harmless names stay readable.
-pub const DEFAULT_SENSITIVE_HEADER_PARTS: &[&str] = &[
-    "authorization",
-    "cookie",
-    "token",
-    "secret",
-    "passw",
-    "api-key",
-    "apikey",
-    "api_key",
-    "x-auth",
-    "session",
-    "signature",
-    "csrf",
-    "xsrf",
-    "private-key",
-    "jwt",
-    "credential",
-];
-
-/// Header names that contain a sensitive part but are not secrets.
-const NOT_SENSITIVE: &[&str] = &["access-control-allow-credentials"];
+/// The value recorded instead of a sensitive header's value (the same as
+/// [`REDACTED_VALUE`](crate::REDACTED_VALUE)).
+pub const REDACTED_HEADER_VALUE: &str = REDACTED_VALUE;
 
 /// Env var listing request header names (comma-separated, case-insensitive regexes) to capture.
 pub const ENV_CAPTURE_REQUEST: &str = "OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_REQUEST";
@@ -66,34 +46,41 @@ impl Selection {
 }
 
 /// Everything header capture needs, built once per instrumentation.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub(crate) struct HeaderCapture {
     pub(crate) request: Selection,
     pub(crate) response: Selection,
-    pub(crate) extra_sensitive: Option<Regex>,
+    secrets: Secrets,
+    /// How each known header's values are recorded under `secrets`, computed once.
+    known: Vec<Treatment>,
+}
+
+/// How a header's values are recorded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Treatment {
+    /// As they are, less the values of secret `key=value` pairs.
+    Plain,
+    /// Replaced by `[REDACTED]`.
+    Secret,
+    /// Redacted as URLs.
+    Url,
+}
+
+impl Default for HeaderCapture {
+    fn default() -> Self {
+        HeaderCapture::new(Selection::Nothing, Selection::Nothing, Secrets::default())
+    }
 }
 
 impl HeaderCapture {
-    /// Capture settings from the `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*` env vars.
-    pub(crate) fn from_env(capture_all: bool) -> Result<Self, crate::Error> {
-        let all = |on| {
-            if on {
-                Selection::All
-            } else {
-                Selection::Nothing
-            }
-        };
-        let from = |var: &str, on| match env_list(var) {
-            Some(list) => names_regex(var, &list).map(Selection::Matching),
-            None => Ok(all(on)),
-        };
-        Ok(HeaderCapture {
-            request: from(ENV_CAPTURE_REQUEST, capture_all)?,
-            response: from(ENV_CAPTURE_RESPONSE, capture_all)?,
-            extra_sensitive: env_list(ENV_SANITIZE)
-                .map(|l| names_regex(ENV_SANITIZE, &l))
-                .transpose()?,
-        })
+    pub(crate) fn new(request: Selection, response: Selection, secrets: Secrets) -> Self {
+        let known = KNOWN.iter().map(|name| treatment(&secrets, name)).collect();
+        HeaderCapture {
+            request,
+            response,
+            secrets,
+            known,
+        }
     }
 
     /// Adds `request`/`response` header attributes for the selected headers to `out`.
@@ -110,15 +97,18 @@ impl HeaderCapture {
                 continue;
             }
             let known = known_header(name);
-            let sensitive = match known {
-                Some(k) => k.sensitive || self.extra_sensitive(name),
-                None => self.is_sensitive(name),
+            let treatment = match known {
+                Some(k) => self.known.get(k.index).copied().unwrap_or(Treatment::Secret),
+                None => treatment(&self.secrets, name),
             };
             // Looked up by `HeaderName`, not by `&str` (which would be parsed again); one
             // value is the common case, so the array starts with room for one.
             let all = headers.get_all(header);
             let mut values = Vec::with_capacity(1);
-            values.extend(all.iter().map(|v| header_value(sensitive, v.as_bytes())));
+            values.extend(
+                all.iter()
+                    .map(|v| self.header_value(treatment, name, v.as_bytes())),
+            );
             let key: opentelemetry::Key = match known {
                 Some(k) if response => k.response.into(),
                 Some(k) => k.request.into(),
@@ -133,23 +123,39 @@ impl HeaderCapture {
         }
     }
 
-    fn extra_sensitive(&self, name: &str) -> bool {
-        self.extra_sensitive
-            .as_ref()
-            .is_some_and(|re| re.is_match(name))
+    /// Whether the value of the (lowercase) header `name` is replaced by `[REDACTED]`.
+    pub(crate) fn is_sensitive(&self, name: &str) -> bool {
+        treatment(&self.secrets, name) == Treatment::Secret
     }
 
-    /// Whether the value of the (lowercase) header `name` must be redacted.
-    pub(crate) fn is_sensitive(&self, name: &str) -> bool {
-        let built_in = !NOT_SENSITIVE.contains(&name)
-            && DEFAULT_SENSITIVE_HEADER_PARTS
-                .iter()
-                .any(|p| name.contains(p));
-        built_in
-            || self
-                .extra_sensitive
-                .as_ref()
-                .is_some_and(|re| re.is_match(name))
+    fn header_value(&self, treatment: Treatment, name: &str, bytes: &[u8]) -> StringValue {
+        if treatment == Treatment::Secret {
+            return REDACTED_VALUE.into();
+        }
+        // Almost every value is ASCII: the plain UTF-8 check is the fast path.
+        let text = match std::str::from_utf8(bytes) {
+            Ok(text) => std::borrow::Cow::Borrowed(text),
+            Err(_) => String::from_utf8_lossy(bytes),
+        };
+        let names = self.secrets.names();
+        let redacted = match treatment {
+            Treatment::Url => secrets::redact_url_header(name, &text, names),
+            _ => secrets::redact_text(&text, names, &|_| REDACTED_VALUE.to_owned()),
+        };
+        match redacted {
+            std::borrow::Cow::Owned(s) => s.into(),
+            std::borrow::Cow::Borrowed(_) => text.into_owned().into(),
+        }
+    }
+}
+
+fn treatment(secrets: &Secrets, name: &str) -> Treatment {
+    if secrets.is_secret(name) {
+        Treatment::Secret
+    } else if secrets::is_url_header(name) {
+        Treatment::Url
+    } else {
+        Treatment::Plain
     }
 }
 
@@ -158,17 +164,21 @@ impl HeaderCapture {
 struct KnownHeader {
     request: &'static str,
     response: &'static str,
-    sensitive: bool,
+    /// Position in [`KNOWN`].
+    index: usize,
 }
 
 macro_rules! known_headers {
-    ($($name:literal => $sensitive:literal),* $(,)?) => {
+    ($($index:literal: $name:literal),* $(,)?) => {
+        /// The known headers, in `index` order.
+        const KNOWN: &[&str] = &[$($name),*];
+
         fn known_header(name: &str) -> Option<KnownHeader> {
             match name {
                 $($name => Some(KnownHeader {
                     request: concat!("http.request.header.", $name),
                     response: concat!("http.response.header.", $name),
-                    sensitive: $sensitive,
+                    index: $index,
                 }),)*
                 _ => None,
             }
@@ -177,26 +187,22 @@ macro_rules! known_headers {
 }
 
 known_headers! {
-    "accept" => false, "accept-encoding" => false, "accept-language" => false,
-    "authorization" => true, "cache-control" => false, "connection" => false,
-    "content-encoding" => false, "content-length" => false, "content-type" => false,
-    "cookie" => true, "date" => false, "etag" => false, "host" => false, "location" => false,
-    "proxy-authorization" => true, "server" => false, "set-cookie" => true,
-    "traceparent" => false, "tracestate" => false, "baggage" => false,
-    "transfer-encoding" => false, "user-agent" => false, "vary" => false,
-    "x-api-key" => true, "access-control-allow-origin" => false,
-    "access-control-allow-credentials" => false,
+    0: "accept", 1: "accept-encoding", 2: "accept-language", 3: "authorization",
+    4: "cache-control", 5: "connection", 6: "content-encoding", 7: "content-length",
+    8: "content-type", 9: "cookie", 10: "date", 11: "etag", 12: "host", 13: "location",
+    14: "proxy-authorization", 15: "server", 16: "set-cookie", 17: "traceparent",
+    18: "tracestate", 19: "baggage", 20: "transfer-encoding", 21: "user-agent", 22: "vary",
+    23: "x-api-key", 24: "access-control-allow-origin", 25: "access-control-allow-credentials",
+    26: "referer", 27: "content-location", 28: "link",
 }
 
-fn header_value(sensitive: bool, bytes: &[u8]) -> StringValue {
-    if sensitive {
-        REDACTED_HEADER_VALUE.into()
-    } else {
-        // Almost every value is ASCII: the plain UTF-8 check is the fast path.
-        match std::str::from_utf8(bytes) {
-            Ok(text) => text.to_owned().into(),
-            Err(_) => String::from_utf8_lossy(bytes).into_owned().into(),
-        }
+/// The headers one direction captures: those the env var lists (when set), else all or
+/// nothing as `on` says.
+pub(crate) fn selection_from_env(var: &str, on: bool) -> Result<Selection, crate::Error> {
+    match env_list(var) {
+        Some(list) => names_regex(var, &list).map(Selection::Matching),
+        None if on => Ok(Selection::All),
+        None => Ok(Selection::Nothing),
     }
 }
 
@@ -230,11 +236,7 @@ mod tests {
     use http::HeaderValue;
 
     fn capture_all() -> HeaderCapture {
-        HeaderCapture {
-            request: Selection::All,
-            response: Selection::All,
-            extra_sensitive: None,
-        }
+        HeaderCapture::new(Selection::All, Selection::All, Secrets::default())
     }
 
     #[test]
@@ -251,6 +253,9 @@ mod tests {
             "x-csrf-token",
             "x-jwt-assertion",
             "x-client-credentials",
+            "x-sentry-auth",
+            "x-upstream-key",
+            "x-client-secret",
         ];
         for name in redacted {
             assert!(cap.is_sensitive(name), "{name} should be redacted");
@@ -260,41 +265,40 @@ mod tests {
             "content-type",
             "user-agent",
             "accept",
+            "location",
+            "www-authenticate",
         ] {
             assert!(!cap.is_sensitive(name), "{name} should be kept");
         }
     }
 
     #[test]
-    fn the_known_header_table_agrees_with_the_rules() {
+    fn the_known_header_table_agrees_with_the_policy() {
         let cap = capture_all();
-        let names = [
-            "accept",
-            "authorization",
-            "cookie",
-            "set-cookie",
-            "content-type",
-            "x-api-key",
-            "proxy-authorization",
-            "traceparent",
-            "access-control-allow-credentials",
-            "host",
-        ];
-        for name in names {
+        for (index, name) in KNOWN.iter().enumerate() {
             let known = known_header(name).unwrap();
-            assert_eq!(known.sensitive, cap.is_sensitive(name), "{name}");
+            assert_eq!(known.index, index, "{name}");
+            assert_eq!(cap.known[index], treatment(&cap.secrets, name), "{name}");
             assert_eq!(known.request, format!("http.request.header.{name}"));
             assert_eq!(known.response, format!("http.response.header.{name}"));
         }
+        // a policy that adds a known header's name makes it secret
+        let policy = Secrets::default().with_names(["user-agent"]).unwrap();
+        let cap = HeaderCapture::new(Selection::All, Selection::All, policy);
+        assert!(cap.is_sensitive("user-agent"));
+        assert_eq!(cap.known[21], Treatment::Secret);
     }
 
     #[test]
-    fn values_are_string_arrays_one_per_value() {
+    fn values_are_string_arrays_one_per_value_with_secrets_redacted() {
         let mut headers = HeaderMap::new();
         headers.append("x-multi", HeaderValue::from_static("a"));
         headers.append("x-multi", HeaderValue::from_static("b"));
         headers.append("cookie", HeaderValue::from_static("session=s3cret"));
         headers.append("x-bin", HeaderValue::from_bytes(b"ok\xff").unwrap());
+        headers.append("location", HeaderValue::from_static("/n?sig=S&q=1#access_token=T"));
+        headers.append("x-debug", HeaderValue::from_static("user=a&password=P"));
+        headers.append("x-sentry-auth", HeaderValue::from_static("Sentry sentry_key=K"));
         let mut out = Vec::new();
         capture_all().record(false, &headers, &mut out);
         let get = |k: &str| {
@@ -308,12 +312,18 @@ mod tests {
             ))
         };
         assert_eq!(get("http.request.header.x-multi"), Some(arr(&["a", "b"])));
-        assert_eq!(
-            get("http.request.header.cookie"),
-            Some(arr(&["[REDACTED]"]))
-        );
+        assert_eq!(get("http.request.header.cookie"), Some(arr(&["[REDACTED]"])));
         assert_eq!(get("http.request.header.x-bin"), Some(arr(&["ok\u{fffd}"])));
-        assert_eq!(out.len(), 3);
+        assert_eq!(
+            get("http.request.header.location"),
+            Some(arr(&["/n?sig=REDACTED&q=1#access_token=REDACTED"]))
+        );
+        assert_eq!(
+            get("http.request.header.x-debug"),
+            Some(arr(&["user=a&password=REDACTED"]))
+        );
+        assert_eq!(get("http.request.header.x-sentry-auth"), Some(arr(&["[REDACTED]"])));
+        assert_eq!(out.len(), 6);
     }
 
     #[test]

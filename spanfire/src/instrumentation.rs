@@ -11,7 +11,7 @@ use crate::exclude::ExcludedUrls;
 use crate::headers::{HeaderCapture, Selection};
 use crate::hooks::{OnRequest, OnResponse, UrlFilter};
 use crate::metrics::Metrics;
-use crate::redact::DEFAULT_SENSITIVE_QUERY_KEYS;
+use crate::secrets::{self, Secrets};
 use crate::tracer::RequestTracer;
 
 /// Env var that turns on `capture_all` (`true`/`1`); an explicit setter wins over it.
@@ -46,8 +46,8 @@ pub struct HttpClientInstrumentation {
     sdk_tracer: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
     metrics: Option<Metrics>,
     opt_in_metrics: bool,
-    sensitive_query_keys: Option<Vec<String>>,
-    sensitive_headers: Vec<String>,
+    secrets: Option<Secrets>,
+    sensitive_names: Vec<String>,
     excluded_urls: ExcludedUrls,
     propagation: Propagation,
 }
@@ -192,30 +192,48 @@ impl HttpClientInstrumentation {
         self
     }
 
-    /// Replaces the query keys whose values are redacted in `url.full` (compared ASCII
-    /// case-insensitively).
+    /// Sets the secrets policy: which header names, query keys and JSON/form keys are secrets
+    /// (see [`crate::secrets`] for where it applies).
     ///
-    /// Default: [`DEFAULT_SENSITIVE_QUERY_KEYS`](crate::DEFAULT_SENSITIVE_QUERY_KEYS).
-    pub fn sensitive_query_keys<I, S>(mut self, keys: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.sensitive_query_keys = Some(keys.into_iter().map(Into::into).collect());
+    /// Default: the policy `configure()` installed (its `scrubbing` option), else
+    /// [`Secrets::default()`](crate::Secrets). `sensitive_query_keys`, `sensitive_headers` and
+    /// `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS` add to it.
+    pub fn secrets(mut self, secrets: Secrets) -> Self {
+        self.secrets = Some(secrets);
         self
     }
 
-    /// Adds header names (case-insensitive regular expressions, matched in full) whose captured
-    /// values are redacted, on top of the built-in list.
+    /// Adds query keys (exact names, compared ASCII case-insensitively) whose values are
+    /// redacted in `url.full` — and, since the policy is one, wherever else the name appears
+    /// (headers, JSON and form keys).
     ///
-    /// Default: the built-in list and `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS`.
+    /// Default: none beyond the [secrets policy](Self::secrets), which already covers the keys
+    /// the semantic conventions list and Logfire's names.
+    pub fn sensitive_query_keys<I, S>(mut self, keys: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let exact = keys.into_iter().map(|k| regex::escape(k.as_ref()));
+        self.sensitive_names.extend(exact);
+        self
+    }
+
+    /// Adds names (case-insensitive regular expressions, matched in full) that are secrets:
+    /// captured header values, query values and JSON/form values under these names are
+    /// redacted, on top of the [secrets policy](Self::secrets).
+    ///
+    /// A pattern that does not compile turns header and body capture off (recorded on every
+    /// span as `spanfire.capture.disabled`) and redacts every query value: capture never runs
+    /// with a redaction you asked for silently dropped.
+    ///
+    /// Default: the policy and `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS`.
     pub fn sensitive_headers<I, S>(mut self, names: I) -> Self
     where
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.sensitive_headers
-            .extend(names.into_iter().map(Into::into));
+        self.sensitive_names.extend(names.into_iter().map(Into::into));
         self
     }
 
@@ -257,28 +275,18 @@ impl HttpClientInstrumentation {
     pub(crate) fn build(&self) -> Arc<Inner> {
         let env_all = env_flag(ENV_CAPTURE_ALL);
         let capture_all = self.capture_all.unwrap_or(env_all);
-        let capture_headers = self.capture_headers.unwrap_or(capture_all);
-        let capture_request_body = self.capture_request_body.unwrap_or(capture_all);
-        let capture_response_body = self.capture_response_body.unwrap_or(capture_all);
-        let mut headers = HeaderCapture::from_env(capture_headers).unwrap_or_else(|err| {
-            warn(&err);
-            HeaderCapture::default()
-        });
-        if let Some(on) = self.capture_headers.or(self.capture_all) {
-            let selection = if on {
-                Selection::All
-            } else {
-                Selection::Nothing
-            };
-            headers.request = selection.clone();
-            headers.response = selection;
-        }
-        if !self.sensitive_headers.is_empty() {
-            match crate::headers::names_regex("sensitive_headers", &self.sensitive_headers) {
-                Ok(re) => headers.extra_sensitive = Some(re),
-                Err(err) => warn(&err),
+        let (secrets, capture_disabled) = match self.policy() {
+            Ok(secrets) => (secrets, None),
+            Err(err) => {
+                warn(&err);
+                let reason = format!("{err}; header and body capture are off");
+                (Secrets::everything(), Some(Arc::<str>::from(reason)))
             }
-        }
+        };
+        let capture = capture_disabled.is_none();
+        let headers = self.header_capture(capture && capture_all, secrets.clone(), capture);
+        let capture_request_body = capture && self.capture_request_body.unwrap_or(capture_all);
+        let capture_response_body = capture && self.capture_response_body.unwrap_or(capture_all);
         let excluded = ExcludedUrls::from_env().unwrap_or_else(|err| {
             warn(&err);
             ExcludedUrls::default()
@@ -299,12 +307,8 @@ impl HttpClientInstrumentation {
             response_hook: self.response_hook.clone(),
             url_filter: self.url_filter.clone(),
             headers,
-            sensitive_query_keys: self.sensitive_query_keys.clone().unwrap_or_else(|| {
-                DEFAULT_SENSITIVE_QUERY_KEYS
-                    .iter()
-                    .map(|k| (*k).to_owned())
-                    .collect()
-            }),
+            secrets,
+            capture_disabled,
             excluded: self.excluded_urls.clone().or(excluded),
             propagation: self.propagation.clone(),
             capture_request_body,
@@ -313,6 +317,36 @@ impl HttpClientInstrumentation {
                 .body_limit
                 .unwrap_or(crate::capture::DEFAULT_BODY_LIMIT),
         })
+    }
+
+    /// The secrets policy with the names added in code and by env var.
+    fn policy(&self) -> Result<Secrets, crate::Error> {
+        let base = self.secrets.clone().unwrap_or_else(secrets::process_default);
+        let in_code = base.with_names_from("sensitive_headers", &self.sensitive_names)?;
+        let from_env = crate::headers::env_list(crate::headers::ENV_SANITIZE).unwrap_or_default();
+        in_code.with_names_from(crate::headers::ENV_SANITIZE, &from_env)
+    }
+
+    /// Which headers are captured: everything when turned on in code (or by `capture_all`),
+    /// else what the `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_CLIENT_*` env vars select;
+    /// nothing when `allowed` is false.
+    fn header_capture(&self, capture_all: bool, secrets: Secrets, allowed: bool) -> HeaderCapture {
+        let in_code = self.capture_headers.or(self.capture_all);
+        let on = self.capture_headers.unwrap_or(capture_all);
+        let select = |var: &str| match in_code {
+            _ if !allowed => Selection::Nothing,
+            Some(true) => Selection::All,
+            Some(false) => Selection::Nothing,
+            None => crate::headers::selection_from_env(var, on).unwrap_or_else(|err| {
+                warn(&err);
+                Selection::Nothing
+            }),
+        };
+        HeaderCapture::new(
+            select(crate::headers::ENV_CAPTURE_REQUEST),
+            select(crate::headers::ENV_CAPTURE_RESPONSE),
+            secrets,
+        )
     }
 }
 
@@ -354,7 +388,10 @@ pub(crate) struct Inner {
     pub(crate) response_hook: Option<Arc<dyn OnResponse>>,
     pub(crate) url_filter: Option<Arc<dyn UrlFilter>>,
     pub(crate) headers: HeaderCapture,
-    pub(crate) sensitive_query_keys: Vec<String>,
+    pub(crate) secrets: Secrets,
+    /// Why header and body capture are off although asked for (an invalid secrets pattern);
+    /// recorded on every span.
+    pub(crate) capture_disabled: Option<Arc<str>>,
     pub(crate) excluded: ExcludedUrls,
     pub(crate) propagation: Propagation,
     pub(crate) capture_request_body: bool,
@@ -389,7 +426,8 @@ impl fmt::Debug for HttpClientInstrumentation {
             .field("tracer_provider", &self.tracer.is_some())
             .field("meter_provider", &self.metrics.is_some())
             .field("opt_in_metrics", &self.opt_in_metrics)
-            .field("sensitive_query_keys", &self.sensitive_query_keys)
+            .field("secrets", &self.secrets)
+            .field("sensitive_names", &self.sensitive_names)
             .field("excluded_urls", &self.excluded_urls)
             .field("propagation", &self.propagation)
             .finish_non_exhaustive()

@@ -19,7 +19,7 @@
 //!   filter, excluded URLs, providers, opt-in metrics) and builds a front end:
 //!   [`instrument_reqwest_client`] / [`HttpClientInstrumentation::instrument_reqwest`] for
 //!   reqwest, `HttpClientInstrumentation::layer` (feature `tower`) for hyper-util and tower.
-//! - The span: name `{method}`; `http.request.method`, `url.full` (redacted, see [`redact_url`]),
+//! - The span: name `{method}`; `http.request.method`, `url.full` (redacted, see [`secrets`]),
 //!   `server.address`, `server.port`, `url.scheme` given at start; `http.response.status_code`,
 //!   `network.protocol.version`, `network.peer.*`, `http.response.body.size` at the end; status
 //!   Error with `error.type` for 4xx/5xx and transport errors ([`ErrorKind`]); an
@@ -58,7 +58,7 @@ mod intern;
 mod metrics;
 mod parent;
 mod propagation;
-mod redact;
+pub mod secrets;
 mod semconv;
 mod span;
 mod tee;
@@ -82,27 +82,30 @@ pub use capture::{DEFAULT_BODY_LIMIT, TRUNCATION_MARKER};
 pub use error::Error;
 pub use exclude::{suppress, suppressed, ExcludedUrls, ENV_EXCLUDED_URLS};
 pub use extensions::{DisablePropagation, UrlTemplate};
-pub use headers::{
-    DEFAULT_SENSITIVE_HEADER_PARTS, ENV_CAPTURE_REQUEST, ENV_CAPTURE_RESPONSE, ENV_SANITIZE,
-    REDACTED_HEADER_VALUE,
-};
+pub use headers::{ENV_CAPTURE_REQUEST, ENV_CAPTURE_RESPONSE, ENV_SANITIZE, REDACTED_HEADER_VALUE};
 pub use hooks::{OnRequest, OnResponse, RequestInfo, ResponseHead, ResponseOutcome, UrlFilter};
 pub use instrumentation::{HttpClientInstrumentation, ENV_CAPTURE_ALL};
 pub use metrics::DURATION_BUCKETS;
-pub use redact::{redact_url, DEFAULT_SENSITIVE_QUERY_KEYS};
+pub use secrets::{Secrets, DEFAULT_SECRET_PATTERNS, REDACTED, REDACTED_VALUE};
 pub use semconv::ErrorKind;
 pub use span::{
-    CANCELLED_ATTRIBUTE, HOOK_PANIC_EVENT, REQUEST_BODY_FORM, REQUEST_BODY_TEXT,
+    CANCELLED_ATTRIBUTE, CAPTURE_DISABLED_ATTRIBUTE, HOOK_PANIC_EVENT, REQUEST_BODY_FORM, REQUEST_BODY_TEXT,
     RESPONSE_BODY_TEXT, RESPONSE_HEAD_EVENT,
 };
 pub use tee::TeeBody;
+
+/// The OpenTelemetry API crate spanfire is built on, so hook code needs no version-matched
+/// dependency of its own (`spanfire::opentelemetry::KeyValue`).
+pub use opentelemetry;
+/// The `url` crate of [`RequestInfo::url`] and [`UrlFilter`].
+pub use url;
 #[cfg(feature = "configure")]
 pub use w3c::W3cPropagator;
 
 #[cfg(feature = "configure")]
 pub use configure::{
     configure, ConfigureBuilder, ConsoleProcessor, ExportStats, OtlpProtocol, Scrubbing, Telemetry,
-    DEFAULT_SCRUB_PATTERNS, ENV_LOGFIRE_BASE_URL, ENV_LOGFIRE_TOKEN,
+    ENV_LOGFIRE_BASE_URL, ENV_LOGFIRE_TOKEN,
 };
 #[cfg(feature = "reqwest")]
 pub use reqwest::instrument_reqwest_client;
@@ -137,11 +140,7 @@ pub mod __fuzz {
                 headers.append(name, value);
             }
         }
-        let capture = HeaderCapture {
-            request: Selection::All,
-            response: Selection::All,
-            extra_sensitive: None,
-        };
+        let capture = HeaderCapture::new(Selection::All, Selection::All, crate::Secrets::default());
         let mut out = Vec::new();
         capture.record(false, &headers, &mut out);
         out.into_iter()
@@ -161,6 +160,23 @@ pub mod __fuzz {
     pub fn header_is_sensitive(name: &str) -> bool {
         HeaderCapture::default().is_sensitive(name)
     }
+
+    /// The `exception.message` recorded for an error whose text is `text` and that reports
+    /// `url` as its URL (as reqwest's errors do), under the default policy.
+    pub fn error_message(text: &str, url: Option<&str>) -> String {
+        // `error_message` wants a `'static` trait object: the text is copied into one.
+        let owned: Box<dyn std::error::Error + 'static> = Box::new(OwnedText(text.to_owned()));
+        crate::secrets::error_message(owned.as_ref(), url, crate::Secrets::default().names())
+    }
+
+    #[derive(Debug)]
+    struct OwnedText(String);
+    impl std::fmt::Display for OwnedText {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str(&self.0)
+        }
+    }
+    impl std::error::Error for OwnedText {}
 
     /// How a Content-Type is captured: `opaque`, `form`, or `text/<encoding name>`.
     pub fn payload(content_type: Option<&str>) -> String {
@@ -259,12 +275,8 @@ pub mod __fuzz {
         type Scrub = Box<dyn Fn(&mut [opentelemetry::KeyValue]) + Send + Sync>;
         static SCRUB: std::sync::OnceLock<Scrub> = std::sync::OnceLock::new();
         let scrub = SCRUB.get_or_init(|| {
-            let scrubber = crate::Scrubbing::default().build().ok();
-            Box::new(move |attributes| {
-                if let Some(scrubber) = &scrubber {
-                    scrubber.scrub(attributes);
-                }
-            })
+            let scrubber = crate::configure::Scrubber::new(crate::Secrets::default());
+            Box::new(move |attributes| scrubber.scrub(attributes))
         });
         scrub(attributes);
     }

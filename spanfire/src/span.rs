@@ -19,7 +19,7 @@ use url::Url;
 use crate::capture::{BodyCapture, Payload};
 use crate::hooks::{catch, RequestInfo, ResponseHead, ResponseOutcome};
 use crate::instrumentation::Inner;
-use crate::redact::redact_url;
+use crate::secrets::{self, REDACTED_VALUE};
 use crate::semconv::{self, ErrorKind};
 
 /// Attribute set to `true` on a span whose request future or response body was dropped before
@@ -33,6 +33,9 @@ pub const RESPONSE_BODY_TEXT: &str = "http.response.body.text";
 pub const REQUEST_BODY_TEXT: &str = "http.request.body.text";
 /// Attribute holding a captured url-encoded request body, as a JSON object.
 pub const REQUEST_BODY_FORM: &str = "http.request.body.form";
+/// Attribute recorded on every span when header and body capture were asked for but are off
+/// because a secrets pattern did not compile; its value says which.
+pub const CAPTURE_DISABLED_ATTRIBUTE: &str = "spanfire.capture.disabled";
 /// Name of the event added when a hook, URL filter or propagator panicked.
 pub const HOOK_PANIC_EVENT: &str = "spanfire.hook_panic";
 
@@ -70,6 +73,8 @@ pub(crate) struct Failure<'a> {
     pub(crate) error: &'a (dyn std::error::Error + 'static),
     pub(crate) kind: ErrorKind,
     pub(crate) type_name: &'static str,
+    /// The URL the error quotes in its text, when the client says which (reqwest does).
+    pub(crate) url: Option<&'a str>,
 }
 
 impl Inner {
@@ -91,11 +96,16 @@ impl Inner {
         let template = extensions.get::<crate::UrlTemplate>();
         let name: std::borrow::Cow<'static, str> = match template {
             Some(t) => {
-                attrs.push(KeyValue::new(semattr::URL_TEMPLATE, t.0.clone()));
-                format!("{} {}", semconv::span_name(method_attr), t.0).into()
+                let template = self.redact_text(&t.0);
+                let name = format!("{} {template}", semconv::span_name(method_attr));
+                attrs.push(KeyValue::new(semattr::URL_TEMPLATE, template));
+                name.into()
             }
             None => semconv::span_name(method_attr).into(),
         };
+        if let Some(reason) = &self.capture_disabled {
+            attrs.push(KeyValue::new(CAPTURE_DISABLED_ATTRIBUTE, Arc::clone(reason)));
+        }
         if self.opt_in_metrics {
             self.metrics.add_active(1, &metric_attrs);
         }
@@ -109,7 +119,7 @@ impl Inner {
         let recording = cx.span().is_recording();
         let metric_attrs_len = metric_attrs.len();
         if let Some(message) = filter_panic {
-            record_panic(&cx.span(), "url_filter", &message);
+            record_panic(&cx.span(), "url_filter", &self.redact_text(&message));
         }
         Some(RequestSpan {
             state: Some(State {
@@ -131,13 +141,55 @@ impl Inner {
     /// `url.full`: the URL filter's output (or the URL) with default redaction applied, and the
     /// panic message if the filter panicked.
     fn url_full(&self, url: &Url) -> (String, Option<String>) {
-        let keys = &self.sensitive_query_keys;
+        let names = self.secrets.names();
         let Some(filter) = &self.url_filter else {
-            return (crate::redact::redact_parsed(url, keys).into_owned(), None);
+            return (secrets::redact_parsed(url, names).into_owned(), None);
         };
         match catch(|| filter.filter_url(url)) {
-            Ok(filtered) => (redact_url(&filtered, keys).into_owned(), None),
-            Err(message) => (redact_url(url.as_str(), keys).into_owned(), Some(message)),
+            Ok(filtered) => (self.secrets.redact_url(&filtered).into_owned(), None),
+            Err(message) => (secrets::redact_parsed(url, names).into_owned(), Some(message)),
+        }
+    }
+
+    /// Free text (a panic message, a template) as the secrets policy lets it be recorded.
+    pub(crate) fn redact_text(&self, text: &str) -> String {
+        self.secrets.redact_text(text).into_owned()
+    }
+}
+
+/// Captured body text with the values of secret JSON keys (and, for text, of secret
+/// `key=value` pairs) redacted.
+fn redact_body(secrets: &crate::Secrets, text: String) -> String {
+    match secrets::redact_text(&text, secrets.names(), &|_| REDACTED_VALUE.to_owned()) {
+        std::borrow::Cow::Owned(redacted) => redacted,
+        std::borrow::Cow::Borrowed(_) => text,
+    }
+}
+
+/// The capture of one request body, and the policy its text is recorded under.
+#[derive(Debug)]
+pub(crate) struct RequestCapture {
+    pub(crate) body: BodyCapture,
+    secrets: crate::Secrets,
+}
+
+impl RequestCapture {
+    /// Records the captured request body on `span`: its size, and its text or form, secrets
+    /// redacted. An empty body (GET, or an empty stream) records nothing, whichever front end
+    /// sent it.
+    pub(crate) fn record(&self, span: &SpanRef<'_>) {
+        let capture = &self.body;
+        if capture.total() == 0 {
+            return;
+        }
+        let size = i64::try_from(capture.total()).unwrap_or(i64::MAX);
+        span.set_attribute(KeyValue::new(semattr::HTTP_REQUEST_BODY_SIZE, size));
+        let recorded = match capture.payload() {
+            Payload::Form => capture.form_json().map(|f| (REQUEST_BODY_FORM, f)),
+            _ => capture.text().map(|t| (REQUEST_BODY_TEXT, t)),
+        };
+        if let Some((key, value)) = recorded {
+            span.set_attribute(KeyValue::new(key, redact_body(&self.secrets, value)));
         }
     }
 }
@@ -166,7 +218,7 @@ impl RequestSpan {
             return;
         }
         if let Err(message) = crate::propagation::inject(&s.cx, headers) {
-            record_panic(&s.cx.span(), "propagator", &message);
+            record_panic(&s.cx.span(), "propagator", &s.inner.redact_text(&message));
         }
     }
 
@@ -184,7 +236,7 @@ impl RequestSpan {
         }
         if let Some(hook) = &s.inner.request_hook {
             if let Err(message) = catch(|| hook.on_request(&span, request)) {
-                record_panic(&span, "request_hook", &message);
+                record_panic(&span, "request_hook", &s.inner.redact_text(&message));
             }
         }
     }
@@ -268,10 +320,12 @@ impl RequestSpan {
     }
 
     /// A capture for the request body, when request bodies are captured and the span records.
-    pub(crate) fn request_body_capture(&self, headers: &HeaderMap) -> Option<BodyCapture> {
+    pub(crate) fn request_body_capture(&self, headers: &HeaderMap) -> Option<RequestCapture> {
         let s = self.state.as_ref()?;
-        (s.recording && s.inner.capture_request_body)
-            .then(|| BodyCapture::new(Payload::of(content_type(headers)), s.inner.body_limit))
+        (s.recording && s.inner.capture_request_body).then(|| RequestCapture {
+            body: BodyCapture::new(Payload::of(content_type(headers)), s.inner.body_limit),
+            secrets: s.inner.secrets.clone(),
+        })
     }
 
     /// Ends the span when the response body reached its end (`Ok`) or failed.
@@ -311,7 +365,7 @@ impl State {
         if let Some(hook) = &self.inner.response_hook {
             let span = self.cx.span();
             if let Err(message) = catch(|| hook.on_response(&span, outcome)) {
-                record_panic(&span, "response_hook", &message);
+                record_panic(&span, "response_hook", &self.inner.redact_text(&message));
             }
         }
     }
@@ -327,6 +381,7 @@ impl State {
                 capture.mark_incomplete();
             }
             if let Some(text) = capture.text().filter(|t| !t.is_empty()) {
+                let text = redact_body(&self.inner.secrets, text);
                 span.set_attribute(KeyValue::new(RESPONSE_BODY_TEXT, text));
             }
         }
@@ -347,7 +402,7 @@ impl State {
                         .push(KeyValue::new(semattr::ERROR_TYPE, kind));
                 }
                 if self.recording {
-                    record_failure(&span, &failure);
+                    record_failure(&span, &failure, self.inner.secrets.names());
                 }
             }
             Ending::Cancelled => {
@@ -377,26 +432,9 @@ fn content_type(headers: &HeaderMap) -> Option<&str> {
         .and_then(|v| v.to_str().ok())
 }
 
-/// Records a captured request body on `span`: its size, and its text or form. An empty body
-/// (GET, or an empty stream) records nothing, whichever front end sent it.
-pub(crate) fn record_request_body(span: &SpanRef<'_>, capture: &BodyCapture) {
-    if capture.total() == 0 {
-        return;
-    }
-    let size = i64::try_from(capture.total()).unwrap_or(i64::MAX);
-    span.set_attribute(KeyValue::new(semattr::HTTP_REQUEST_BODY_SIZE, size));
-    let recorded = match capture.payload() {
-        Payload::Form => capture.form_json().map(|f| (REQUEST_BODY_FORM, f)),
-        _ => capture.text().map(|t| (REQUEST_BODY_TEXT, t)),
-    };
-    if let Some((key, value)) = recorded {
-        span.set_attribute(KeyValue::new(key, value));
-    }
-}
-
-/// `error.type`, status Error with the (redacted) message, and an `exception` event.
-fn record_failure(span: &SpanRef<'_>, failure: &Failure<'_>) {
-    let message = error_message(failure.error);
+/// `error.type`, status Error with the redacted message, and an `exception` event.
+fn record_failure(span: &SpanRef<'_>, failure: &Failure<'_>, names: &secrets::Names) {
+    let message = secrets::error_message(failure.error, failure.url, names);
     span.set_attribute(KeyValue::new(semattr::ERROR_TYPE, failure.kind.as_str()));
     span.add_event(
         "exception",
@@ -418,43 +456,6 @@ fn short_type_name(full: &'static str) -> opentelemetry::Value {
         }
         _ => full.into(),
     }
-}
-
-/// The error and its sources joined by `: `, with any URL in it redacted.
-pub(crate) fn error_message(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut message = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = e.source();
-    }
-    redact_urls_in_text(&message)
-}
-
-/// Redacts every `scheme://...` URL found in free text (error messages quote the URL).
-fn redact_urls_in_text(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(i) = rest.find("://") {
-        let start = rest[..i]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || "+-.".contains(c)))
-            .map_or(0, |j| j + 1);
-        let end = rest[i..]
-            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '"' | '\'' | '>' | ','))
-            .map_or(rest.len(), |j| i + j);
-        out.push_str(&rest[..start]);
-        out.push_str(&redact_url(
-            &rest[start..end],
-            crate::redact::DEFAULT_SENSITIVE_QUERY_KEYS,
-        ));
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
 }
 
 #[cfg(test)]
@@ -479,15 +480,5 @@ mod tests {
                 "{full}"
             );
         }
-    }
-
-    #[test]
-    fn urls_in_error_text_are_redacted() {
-        let text = "error sending request for url (http://u:p@h/x?sig=1&a=2): connect";
-        assert_eq!(
-            redact_urls_in_text(text),
-            "error sending request for url (http://REDACTED:REDACTED@h/x?sig=REDACTED&a=2): connect"
-        );
-        assert_eq!(redact_urls_in_text("no url ://"), "no url ://");
     }
 }

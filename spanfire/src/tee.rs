@@ -10,7 +10,7 @@ use std::task::{ready, Context, Poll};
 use http_body::{Body, Frame, SizeHint};
 use opentelemetry::trace::TraceContextExt;
 
-use crate::capture::BodyCapture;
+use crate::span::RequestCapture;
 
 pin_project_lite::pin_project! {
     /// A request body wrapper that captures the bytes sent. Data passes through unchanged.
@@ -25,7 +25,7 @@ pin_project_lite::pin_project! {
 /// marked incomplete, since the body was not sent to its end).
 #[derive(Debug)]
 struct Recorder {
-    capture: BodyCapture,
+    capture: RequestCapture,
     cx: opentelemetry::Context,
     complete: bool,
 }
@@ -33,9 +33,9 @@ struct Recorder {
 impl Drop for Recorder {
     fn drop(&mut self) {
         if !self.complete {
-            self.capture.mark_incomplete();
+            self.capture.body.mark_incomplete();
         }
-        crate::span::record_request_body(&self.cx.span(), &self.capture);
+        self.capture.record(&self.cx.span());
     }
 }
 
@@ -49,7 +49,7 @@ impl<B: Body> TeeBody<B> {
         }
     }
 
-    pub(crate) fn new(inner: B, capture: BodyCapture, cx: opentelemetry::Context) -> Self {
+    pub(crate) fn new(inner: B, capture: RequestCapture, cx: opentelemetry::Context) -> Self {
         TeeBody {
             inner,
             recorder: Some(Recorder {
@@ -85,7 +85,7 @@ impl<B: Body> Body for TeeBody<B> {
         let polled = ready!(this.inner.as_mut().poll_frame(cx));
         if let (Some(Ok(frame)), Some(recorder)) = (&polled, this.recorder.as_mut()) {
             if let Some(data) = frame.data_ref() {
-                recorder.capture.push_buf(data);
+                recorder.capture.body.push_buf(data);
             }
         }
         let ended = polled.is_none() || this.inner.is_end_stream();

@@ -5,10 +5,22 @@
 //! 14:10:23.130   POST 127.0.0.1/post · 500 error: 500 · 1.0ms
 //! ```
 //!
-//! The line is printed when the span ends (its status and duration are known then); its time is
+//! The line is rendered when the span ends (its status and duration are known then); its time is
 //! the span's start time (UTC) and its indentation the span's depth below the first span of the
 //! trace seen in this process.
+//!
+//! Text taken from the span (name, URL, decoded query values, attribute values) goes through
+//! [`escape_control`] first: control characters, ANSI/OSC escape sequences and bidi overrides
+//! are printed escaped (`\x1b`, `\n`, `\u{9b}`, `\u{202e}` …), so a server or URL cannot drive
+//! the terminal. Only spanfire's own colour codes reach it raw.
+//!
+//! Ending a span never waits for the output: the thread that ends it only renders the line and
+//! hands it to a dedicated writer thread through a bounded queue (4096 lines). When the output
+//! is too slow and the queue is full, lines are dropped and counted ([`ConsoleProcessor::dropped`]);
+//! `shutdown` reports the count on stderr. If the writer thread cannot be started, every line is
+//! dropped and counted the same way (request threads never write themselves).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
 use std::sync::Mutex;
@@ -19,10 +31,19 @@ use opentelemetry::{Context, Value};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 
+use super::console_writer::{ConsoleWriter, FLUSH_TIMEOUT};
+
 /// A span processor that prints one Logfire-style line per span.
+///
+/// Ending a span only renders its line: a dedicated writer thread prints it, fed through a
+/// bounded queue (4096 lines), so a slow or stalled output never blocks the thread ending the
+/// span. Lines that find the queue full are dropped and counted ([`dropped`](Self::dropped));
+/// `shutdown` reports them on stderr. If the writer thread cannot be started, every line is
+/// dropped and counted. Span-derived text is printed with control characters, terminal escape
+/// sequences and bidi controls escaped (`\x1b`, `\n`, `\u{202e}` …).
 pub struct ConsoleProcessor {
     depths: Mutex<HashMap<SpanId, usize>>,
-    out: Mutex<Box<dyn Write + Send>>,
+    writer: ConsoleWriter,
     colors: bool,
 }
 
@@ -33,13 +54,20 @@ impl ConsoleProcessor {
         Self::new(Box::new(std::io::stdout()), colors)
     }
 
-    /// Prints to `out`, coloured or plain.
+    /// Prints to `out`, coloured or plain. Starts the writer thread that owns `out`.
     pub fn new(out: Box<dyn Write + Send>, colors: bool) -> Self {
         ConsoleProcessor {
             depths: Mutex::new(HashMap::new()),
-            out: Mutex::new(out),
+            writer: ConsoleWriter::spawn(out),
             colors,
         }
+    }
+
+    /// How many lines were dropped instead of printed so far: the writer's queue was full
+    /// because the output (e.g. a full stdout pipe) was slower than the spans, or the writer
+    /// thread could not be started, or lines were still queued when shutdown stopped the writer.
+    pub fn dropped(&self) -> u64 {
+        self.writer.dropped()
     }
 }
 
@@ -47,6 +75,7 @@ impl std::fmt::Debug for ConsoleProcessor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ConsoleProcessor")
             .field("colors", &self.colors)
+            .field("dropped", &self.dropped())
             .finish_non_exhaustive()
     }
 }
@@ -68,21 +97,21 @@ impl SpanProcessor for ConsoleProcessor {
             .ok()
             .and_then(|mut d| d.remove(&span.span_context.span_id()))
             .unwrap_or(0);
-        let line = render_line(&span, depth, self.colors);
-        if let Ok(mut out) = self.out.lock() {
-            let _ = writeln!(out, "{line}");
+        if self.writer.is_shut_down() {
+            return;
         }
+        // Never blocks: the writer thread prints it, or it is dropped and counted.
+        self.writer.send(render_line(&span, depth, self.colors));
     }
 
+    /// Waits (at most 5 s) until every line queued before the call is written and flushed.
     fn force_flush(&self) -> OTelSdkResult {
-        if let Ok(mut out) = self.out.lock() {
-            let _ = out.flush();
-        }
-        Ok(())
+        self.writer.flush(FLUSH_TIMEOUT)
     }
 
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> OTelSdkResult {
-        self.force_flush()
+    /// Flushes, stops the writer thread and reports dropped lines on stderr, within `timeout`.
+    fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
+        self.writer.shutdown(timeout)
     }
 }
 
@@ -98,6 +127,9 @@ pub(crate) fn render_line(span: &SpanData, depth: usize, colors: bool) -> String
         (Some(_), Some(Value::String(url))) => http_message(&span.name, url.as_str()),
         _ => span.name.to_string(),
     };
+    // Everything in `message` and `outcome` comes from the span: escape it as a whole (escaping
+    // is per character, so this equals escaping every piece).
+    let message = escape_control(&message);
     let duration = span
         .end_time
         .duration_since(span.start_time)
@@ -125,7 +157,47 @@ pub(crate) fn render_line(span: &SpanData, depth: usize, colors: bool) -> String
         clock(span.start_time),
         "  ".repeat(depth),
         if error { red } else { "" },
-        outcome.join(" · "),
+        escape_control(&outcome.join(" · ")),
+    )
+}
+
+/// Escapes the characters that could drive a terminal, so text from spans prints inertly:
+/// C0 controls and DEL (`\n`, `\r`, `\t`, `\x1b`, `\x07` …), C1 controls (`\u{9b}` …), the
+/// Unicode line/paragraph separators and the bidi controls (U+061C, U+200E/F, U+202A–U+202E,
+/// U+2066–U+2069). Everything else, backslashes included, is kept; borrows when nothing needs
+/// escaping.
+pub(crate) fn escape_control(s: &str) -> Cow<'_, str> {
+    let Some(first) = s.find(needs_escape) else {
+        return Cow::Borrowed(s);
+    };
+    let mut out = String::with_capacity(s.len() + 8);
+    out.push_str(&s[..first]);
+    for c in s[first..].chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c.is_ascii_control() => {
+                use std::fmt::Write as _;
+                let _ = write!(out, "\\x{:02x}", u32::from(c));
+            }
+            c if needs_escape(c) => out.extend(c.escape_unicode()),
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
+
+fn needs_escape(c: char) -> bool {
+    matches!(
+        c,
+        '\u{0}'..='\u{1f}'
+            | '\u{7f}'..='\u{9f}'
+            | '\u{61c}'
+            | '\u{200e}'
+            | '\u{200f}'
+            | '\u{2028}'..='\u{202e}'
+            | '\u{2066}'..='\u{2069}'
     )
 }
 
@@ -202,7 +274,11 @@ mod tests {
         }
     }
 
-    fn span(name: &'static str, attrs: Vec<opentelemetry::KeyValue>, status: Status) -> SpanData {
+    fn span(
+        name: impl Into<Cow<'static, str>>,
+        attrs: Vec<opentelemetry::KeyValue>,
+        status: Status,
+    ) -> SpanData {
         use opentelemetry::trace::{SpanContext, SpanKind, TraceFlags, TraceState};
         use opentelemetry::InstrumentationScope;
         let start = UNIX_EPOCH + Duration::from_millis(51_023_123);
@@ -279,5 +355,259 @@ mod tests {
         assert_eq!(clock(t), "01:02:03.004");
         assert_eq!(format_duration(Duration::from_micros(2_149)), "2.1ms");
         assert_eq!(format_duration(Duration::from_millis(2_500)), "2.50s");
+    }
+
+    #[test]
+    fn escape_control_table() {
+        let cases: &[(&str, &str)] = &[
+            ("", ""),
+            (
+                "plain text · ünïcödé 漢字 \\ backslash",
+                "plain text · ünïcödé 漢字 \\ backslash",
+            ),
+            ("a\nb", "a\\nb"),
+            ("a\rb", "a\\rb"),
+            ("a\tb", "a\\tb"),
+            ("\x1b[2J", "\\x1b[2J"),
+            (
+                "\x1b]8;;http://evil\x07link\x1b]8;;\x07",
+                "\\x1b]8;;http://evil\\x07link\\x1b]8;;\\x07",
+            ),
+            (
+                "\x00\x01\x08\x0b\x0c\x1f\x7f",
+                "\\x00\\x01\\x08\\x0b\\x0c\\x1f\\x7f",
+            ),
+            (
+                "\u{80}\u{9b}31m\u{9d}\u{9f}",
+                "\\u{80}\\u{9b}31m\\u{9d}\\u{9f}",
+            ),
+            ("\u{a0}", "\u{a0}"),
+            (
+                "\u{202a}\u{202b}\u{202c}\u{202d}\u{202e}",
+                "\\u{202a}\\u{202b}\\u{202c}\\u{202d}\\u{202e}",
+            ),
+            (
+                "\u{2066}\u{2067}\u{2068}\u{2069}",
+                "\\u{2066}\\u{2067}\\u{2068}\\u{2069}",
+            ),
+            ("\u{61c}\u{200e}\u{200f}", "\\u{61c}\\u{200e}\\u{200f}"),
+            ("\u{2028}\u{2029}", "\\u{2028}\\u{2029}"),
+            (
+                "\u{2027}\u{202f}\u{2065}\u{206a}",
+                "\u{2027}\u{202f}\u{2065}\u{206a}",
+            ),
+            ("ok \u{1b}", "ok \\x1b"),
+        ];
+        for (input, want) in cases {
+            let got = escape_control(input);
+            assert_eq!(got, *want, "{input:?}");
+            assert_eq!(
+                matches!(got, Cow::Borrowed(_)),
+                input == want,
+                "borrows exactly when nothing is escaped: {input:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn hostile_span_text_is_escaped_in_rendered_lines() {
+        use opentelemetry::KeyValue;
+        let hostile = span(
+            "GET\x1b[2J",
+            vec![
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new(
+                    "url.full",
+                    "http://h/p?a=%1B%5D8%3B%3Bhttp://evil%07&b=%0D%0Ax&c=%C2%9B2J&d=%E2%80%AE",
+                ),
+                KeyValue::new("http.response.status_code", "\x1b[31m200"),
+                KeyValue::new("error.type", "boom\x07\n"),
+            ],
+            Status::error("x"),
+        );
+        let plain = render_line(&hostile, 0, false);
+        assert_eq!(
+            plain,
+            "14:10:23.123 GET\\x1b[2J h/p ? a='\\x1b]8;;http://evil\\x07' & b='\\r\\nx' & \
+             c='\\u{9b}2J' & d='\\u{202e}' · \\x1b[31m200 · error: boom\\x07\\n · 2.1ms"
+        );
+        let bad = |c: char| c.is_control() || needs_escape(c);
+        assert!(!plain.contains(bad), "{plain:?}");
+        // With colours, the only control characters left are spanfire's own colour codes.
+        let coloured = render_line(&hostile, 0, true);
+        let stripped = ["\x1b[2m", "\x1b[31m", "\x1b[0m"]
+            .iter()
+            .fold(coloured.clone(), |s, code| s.replace(code, ""));
+        assert_eq!(stripped, plain);
+        assert!(!stripped.contains(bad), "{coloured:?}");
+        // An unparsable URL is printed as is: escaped too.
+        let unparsable = span(
+            "GET",
+            vec![
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new("url.full", "not a url\x1b]0;title\x07"),
+            ],
+            Status::Unset,
+        );
+        assert_eq!(
+            render_line(&unparsable, 0, false),
+            "14:10:23.123 GET not a url\\x1b]0;title\\x07 · 2.1ms"
+        );
+    }
+
+    /// A `Vec<u8>` behind a lock, shared with the test.
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    impl Sink {
+        fn lines(&self) -> Vec<String> {
+            let bytes = self.0.lock().unwrap().clone();
+            String::from_utf8(bytes)
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect()
+        }
+    }
+
+    /// A writer whose writes block until the test opens the gate.
+    #[derive(Clone, Default)]
+    struct Gated {
+        sink: Sink,
+        /// (gate open, a write is waiting at the gate)
+        state: Arc<(Mutex<(bool, bool)>, std::sync::Condvar)>,
+    }
+
+    impl Gated {
+        fn wait_until_blocked(&self) {
+            let (lock, cv) = &*self.state;
+            let mut state = lock.lock().unwrap();
+            while !state.1 {
+                state = cv.wait(state).unwrap();
+            }
+        }
+        fn is_blocked(&self) -> bool {
+            self.state.0.lock().unwrap().1
+        }
+        fn open(&self) {
+            let (lock, cv) = &*self.state;
+            lock.lock().unwrap().0 = true;
+            cv.notify_all();
+        }
+    }
+
+    impl Write for Gated {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let (lock, cv) = &*self.state;
+            let mut state = lock.lock().unwrap();
+            state.1 = true;
+            cv.notify_all();
+            while !state.0 {
+                state = cv.wait(state).unwrap();
+            }
+            state.1 = false;
+            drop(state);
+            self.sink.write(buf)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    use std::sync::Arc;
+
+    #[test]
+    fn force_flush_delivers_every_line_in_order() {
+        let sink = Sink::default();
+        let console = ConsoleProcessor::new(Box::new(sink.clone()), false);
+        let mut want = Vec::new();
+        for i in 0..1000 {
+            let s = span(format!("span-{i}"), vec![], Status::Unset);
+            want.push(render_line(&s, 0, false));
+            console.on_end(s);
+        }
+        console.force_flush().unwrap();
+        assert_eq!(sink.lines(), want);
+        assert_eq!(console.dropped(), 0);
+        // Flushing again, with nothing new, is fine; shutdown keeps everything.
+        console.force_flush().unwrap();
+        console.on_end(span("last", vec![], Status::Unset));
+        console
+            .shutdown_with_timeout(Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(sink.lines().last().unwrap(), "14:10:23.123 last · 2.1ms");
+        assert_eq!(sink.lines().len(), 1001);
+        // After shutdown: nothing is printed, nothing hangs.
+        console.on_end(span("late", vec![], Status::Unset));
+        console.force_flush().unwrap();
+        console
+            .shutdown_with_timeout(Duration::from_secs(5))
+            .unwrap();
+        assert_eq!(sink.lines().len(), 1001);
+    }
+
+    #[test]
+    fn on_end_never_blocks_on_a_stalled_writer() {
+        let gated = Gated::default();
+        let console = ConsoleProcessor::new(Box::new(gated.clone()), false);
+        console.on_end(span("first", vec![], Status::Unset));
+        gated.wait_until_blocked();
+        const SPANS: u64 = 10_000;
+        for i in 1..SPANS {
+            console.on_end(span(format!("span-{i}"), vec![], Status::Unset));
+        }
+        // The loop finished while the writer was still stuck in its first write.
+        assert!(gated.is_blocked());
+        assert!(gated.sink.lines().is_empty());
+        assert!(console.dropped() > 0, "the queue is bounded");
+        assert!(console.dropped() < SPANS);
+        gated.open();
+        console.force_flush().unwrap();
+        let written = gated.sink.lines();
+        assert_eq!(written.len() as u64 + console.dropped(), SPANS);
+        assert_eq!(written[0], "14:10:23.123 first · 2.1ms");
+        // What was written is in order.
+        let numbers: Vec<u64> = written[1..]
+            .iter()
+            .map(|l| l.split(['-', ' ']).nth(2).unwrap().parse().unwrap())
+            .collect();
+        assert!(numbers.windows(2).all(|w| w[0] < w[1]));
+        console
+            .shutdown_with_timeout(Duration::from_secs(5))
+            .unwrap();
+    }
+
+    #[test]
+    fn shutdown_and_drop_do_not_hang_on_a_stalled_writer() {
+        let gated = Gated::default();
+        let console = ConsoleProcessor::new(Box::new(gated.clone()), false);
+        for i in 0..5000 {
+            console.on_end(span(format!("span-{i}"), vec![], Status::Unset));
+        }
+        gated.wait_until_blocked();
+        // The flush cannot complete: shutdown gives up at its timeout instead of hanging.
+        let result = console.shutdown_with_timeout(Duration::from_millis(50));
+        assert!(result.is_err(), "{result:?}");
+        assert!(gated.is_blocked());
+        drop(console);
+        // Once released, the detached thread finishes its write and exits, discarding the rest.
+        gated.open();
+
+        let gated = Gated::default();
+        let console = ConsoleProcessor::new(Box::new(gated.clone()), false);
+        console.on_end(span("one", vec![], Status::Unset));
+        gated.wait_until_blocked();
+        drop(console);
+        gated.open();
     }
 }

@@ -13,11 +13,11 @@
 //! globals, and returns a [`Telemetry`] guard that owns them. Console output is on by default.
 
 mod console;
+mod console_writer;
 mod export;
 mod otlp;
 mod pipeline;
 mod scrub;
-mod scrub_json;
 
 use std::fmt;
 
@@ -27,7 +27,9 @@ use opentelemetry_sdk::Resource;
 
 pub use console::ConsoleProcessor;
 pub use otlp::{OtlpProtocol, ENV_LOGFIRE_BASE_URL, ENV_LOGFIRE_TOKEN};
-pub use scrub::{Scrubbing, DEFAULT_SCRUB_PATTERNS};
+pub use scrub::Scrubbing;
+#[cfg(feature = "__fuzz")]
+pub(crate) use scrub::Scrubber;
 
 use std::collections::HashMap;
 
@@ -127,9 +129,14 @@ impl ConfigureBuilder {
         self
     }
 
-    /// Sets the scrubbing of exported attributes; `None` turns it off.
+    /// Sets the secrets policy ([`Scrubbing`] is [`Secrets`](crate::Secrets)) of the scrubbing
+    /// stage every span goes through before any destination sees it (see [`crate::secrets`]);
+    /// `None` turns the stage off. With `install_globals` (the default) the policy also becomes
+    /// the one of every instrumentation built afterwards without a policy of its own, so it is
+    /// set in one place.
     ///
-    /// Default: [`Scrubbing::default()`] (the [`DEFAULT_SCRUB_PATTERNS`]).
+    /// Default: [`Secrets::default()`](crate::Secrets) (the
+    /// [`DEFAULT_SECRET_PATTERNS`](crate::DEFAULT_SECRET_PATTERNS)).
     pub fn scrubbing(mut self, scrubbing: impl Into<Option<Scrubbing>>) -> Self {
         self.scrubbing = scrubbing.into();
         self
@@ -164,7 +171,7 @@ impl ConfigureBuilder {
             env,
         );
         let protocol = otlp::protocol(self.protocol, env)?;
-        let scrubber = self.scrubbing.as_ref().map(Scrubbing::build).transpose()?;
+        let scrubber = self.scrubbing.clone().map(scrub::Scrubber::new);
         let mut resource = Resource::builder();
         if let Some(name) = self.service_name {
             resource = resource.with_service_name(name);
@@ -207,6 +214,9 @@ impl ConfigureBuilder {
             observe_export_stats(&meter_provider, &stats);
         }
         if self.install_globals.unwrap_or(true) {
+            if let Some(secrets) = self.scrubbing {
+                crate::secrets::set_process_default(secrets);
+            }
             opentelemetry::global::set_tracer_provider(tracer_provider.clone());
             opentelemetry::global::set_meter_provider(meter_provider.clone());
             opentelemetry::global::set_text_map_propagator(crate::W3cPropagator::new());

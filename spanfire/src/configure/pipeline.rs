@@ -46,7 +46,7 @@ impl SpanProcessor for Pipeline {
 
     fn on_end(&self, mut span: SpanData) {
         if let Some(scrubber) = &self.scrubber {
-            scrubber.scrub(&mut span.attributes);
+            scrubber.scrub_span(&mut span);
         }
         let Some((last, rest)) = self.processors.split_last() else {
             return;

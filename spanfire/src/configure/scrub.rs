@@ -1,107 +1,82 @@
-//! Scrubbing: the last stage before export, which removes secrets from every attribute.
+//! Scrubbing: the last stage before export, the second net behind the instrumentation's own
+//! redaction (see [`crate::secrets`] for what each layer does).
 //!
-//! A value is replaced by `[Scrubbed due to '<what matched>']` — the marker names the part of
-//! the *key* that matched, never the value — when:
-//! - the attribute key matches a pattern (`http.request.header.x-api-key`, `db.password`);
-//! - a JSON key inside a body attribute (`http.request.body.text`, `http.response.body.text`,
-//!   `http.request.body.form`) matches (`{"password": "..."}`), also in truncated JSON;
-//! - a query key inside `url.full`, or a key of url-encoded body text, matches (`token=...`).
-//!
-//! Values already redacted at capture (`[REDACTED]`) are left as they are.
-//! `access-control-allow-credentials` and similar CORS headers are not secrets and are kept.
+//! It runs the [`Secrets`] policy over every exit of a span — name, attributes (also those set
+//! by hooks), event names and attributes, status description, link attributes:
+//! - an attribute whose key names a secret (`db.password`, `http.request.header.x-api-key`) has
+//!   its value replaced by `[Scrubbed due to '<matched part of the key>']`, element by element
+//!   for arrays; values the instrumentation already redacted (`[REDACTED]`) are left as they are;
+//! - URL attributes (`url.full`, `url.original`, `http.url`, URL-valued headers) are redacted as
+//!   URLs: `REDACTED`, so they stay URLs — a `url_filter`'s output is never turned into
+//!   something else;
+//! - every other string goes through the free-text redaction (JSON values of secret keys get
+//!   the marker, `key=value` pairs and `Secret-Name: value` lines `REDACTED`, userinfo
+//!   `REDACTED:REDACTED`) and the value patterns (JWTs, bearer tokens, AWS access key ids,
+//!   private key blocks), which need no key to be recognised.
 
 use std::borrow::Cow;
 
-use opentelemetry::{KeyValue, StringValue, Value};
-use regex::{Regex, RegexBuilder};
+use opentelemetry::trace::Status;
+use opentelemetry::{Array, KeyValue, StringValue, Value};
+use opentelemetry_sdk::trace::SpanData;
+use regex::Regex;
 
-/// The default patterns (case-insensitive regular expressions, matched anywhere in a key).
-pub const DEFAULT_SCRUB_PATTERNS: &[&str] = &[
-    "password",
-    "passwd",
-    "mysql_pwd",
-    "secret",
-    "authorization",
-    "auth[_-]?token",
-    "api[._ -]?key",
-    "private[._ -]?key",
-    "session",
-    "cookie",
-    "csrf",
-    "xsrf",
-    "jwt",
-    "token",
-    "credit[._ -]?card",
-    "social[._ -]?security",
-    "ssn",
-    "credential",
+use crate::secrets::{self, Secrets, REDACTED_VALUE};
+
+/// Scrubbing options for [`ConfigureBuilder::scrubbing`](crate::ConfigureBuilder::scrubbing):
+/// the [`Secrets`] policy (the same type; the name says where it is used).
+pub type Scrubbing = Secrets;
+
+/// Values that are secrets whatever their key: (name in the marker, pattern).
+const VALUE_PATTERNS: &[(&str, &str)] = &[
+    ("jwt", r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
+    ("bearer", r"(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}"),
+    ("aws access key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
+    (
+        "private key",
+        r"-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z ]*PRIVATE KEY-----|$)",
+    ),
 ];
 
-/// Keys that match a pattern but are not secrets.
-const SAFE_KEYS: &[&str] = &["access-control-allow-credentials"];
-
-/// Scrubbing options for [`ConfigureBuilder::scrubbing`](crate::ConfigureBuilder::scrubbing).
-#[derive(Debug, Clone)]
-pub struct Scrubbing {
-    extra: Vec<String>,
-}
-
-impl Default for Scrubbing {
-    /// The default patterns only.
-    fn default() -> Self {
-        Scrubbing { extra: Vec::new() }
-    }
-}
-
-impl Scrubbing {
-    /// Adds patterns (case-insensitive regular expressions) to the defaults.
-    pub fn with_extra_patterns<I, S>(mut self, patterns: I) -> Self
-    where
-        I: IntoIterator<Item = S>,
-        S: Into<String>,
-    {
-        self.extra.extend(patterns.into_iter().map(Into::into));
-        self
-    }
-
-    pub(crate) fn build(&self) -> Result<Scrubber, crate::Error> {
-        let all: Vec<String> = DEFAULT_SCRUB_PATTERNS
-            .iter()
-            .map(|p| (*p).to_owned())
-            .chain(self.extra.iter().cloned())
-            .collect();
-        let keys = RegexBuilder::new(&all.join("|"))
-            .case_insensitive(true)
-            .build()
-            .map_err(|e| crate::Error::invalid_pattern("scrubbing patterns", e))?;
-        Ok(Scrubber { keys })
-    }
-}
-
-/// The compiled scrubber.
+/// The compiled scrubbing stage.
 #[derive(Debug)]
 pub(crate) struct Scrubber {
-    keys: Regex,
+    secrets: Secrets,
+    values: Option<Regex>,
 }
 
 impl Scrubber {
-    /// The matched part of `key`, if `key` names a secret.
-    /// For an attribute key: header attributes are judged by the whole header name (which may
-    /// contain dots), other attributes by their last segment (`db.password`).
-    fn secret_key<'k>(&self, key: &'k str) -> Option<&'k str> {
-        let name = ["http.request.header.", "http.response.header."]
+    pub(crate) fn new(secrets: Secrets) -> Scrubber {
+        let alternatives: Vec<String> = VALUE_PATTERNS
             .iter()
-            .find_map(|prefix| key.strip_prefix(prefix))
-            .unwrap_or_else(|| key.rsplit('.').next().unwrap_or(key));
-        self.secret_name(name)
+            .map(|(_, p)| format!("({p})"))
+            .collect();
+        Scrubber {
+            secrets,
+            values: Regex::new(&alternatives.join("|")).ok(),
+        }
     }
 
-    /// The matched part of a bare name (a JSON key, a query key, a header name).
-    fn secret_name<'k>(&self, name: &'k str) -> Option<&'k str> {
-        if SAFE_KEYS.iter().any(|s| s.eq_ignore_ascii_case(name)) {
-            return None;
+    /// Scrubs every exit of `span` in place.
+    pub(crate) fn scrub_span(&self, span: &mut SpanData) {
+        if let Cow::Owned(name) = self.text(&span.name) {
+            span.name = name.into();
         }
-        self.keys.find(name).map(|m| m.as_str())
+        self.scrub(&mut span.attributes);
+        for event in span.events.events.iter_mut() {
+            if let Cow::Owned(name) = self.text(&event.name) {
+                event.name = name.into();
+            }
+            self.scrub(&mut event.attributes);
+        }
+        for link in span.links.links.iter_mut() {
+            self.scrub(&mut link.attributes);
+        }
+        if let Status::Error { description } = &span.status {
+            if let Cow::Owned(description) = self.text(description) {
+                span.status = Status::error(description);
+            }
+        }
     }
 
     /// Scrubs every attribute in place.
@@ -113,104 +88,86 @@ impl Scrubber {
         }
     }
 
+    /// The matched part of an attribute key that names a secret: header attributes are judged
+    /// by the whole header name (which may contain dots), other attributes by their last
+    /// segment (`db.password`).
+    fn secret_key<'k>(&self, key: &'k str) -> Option<&'k str> {
+        let name = header_name(key).unwrap_or_else(|| key.rsplit('.').next().unwrap_or(key));
+        self.secrets.names().secret_part(name)
+    }
+
     fn scrub_one(&self, key: &str, value: &Value) -> Option<Value> {
         if let Some(matched) = self.secret_key(key) {
             return scrub_whole(value, matched);
         }
-        let Value::String(text) = value else {
-            return None;
-        };
-        let scrubbed = match key {
-            "url.full" => self.scrub_query(text.as_str()),
-            k if k.starts_with("http.request.body.") || k.starts_with("http.response.body.") => {
-                self.scrub_body(text.as_str())
+        match value {
+            Value::String(text) => self
+                .string(key, text.as_str())
+                .map(|s| Value::String(s.into())),
+            Value::Array(Array::String(items)) => {
+                let scrubbed: Vec<Option<String>> =
+                    items.iter().map(|s| self.string(key, s.as_str())).collect();
+                if scrubbed.iter().all(Option::is_none) {
+                    return None;
+                }
+                let items: Vec<StringValue> = scrubbed
+                    .into_iter()
+                    .zip(items.iter())
+                    .map(|(new, old)| new.map_or_else(|| old.clone(), StringValue::from))
+                    .collect();
+                Some(Value::Array(items.into()))
             }
-            _ => Cow::Borrowed(text.as_str()),
+            _ => None,
+        }
+    }
+
+    /// A string attribute value, scrubbed as its key says; `None` when nothing changed.
+    fn string(&self, key: &str, text: &str) -> Option<String> {
+        let names = self.secrets.names();
+        let scrubbed = match header_name(key) {
+            Some(name) if secrets::is_url_header(name) => {
+                secrets::redact_url_header(name, text, names)
+            }
+            None if is_url_key(key) => self.secrets.redact_url(text),
+            _ => self.text(text),
         };
         match scrubbed {
-            Cow::Owned(s) => Some(Value::String(s.into())),
+            Cow::Owned(s) => Some(s),
             Cow::Borrowed(_) => None,
         }
     }
 
-    fn scrub_json<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        super::scrub_json::scrub_json_values(text, |key| {
-            if !key.contains('\\') {
-                return self.secret_name(key).map(marker);
-            }
-            // an escaped key is judged by the name it spells
-            let unescaped = serde_json::from_str::<String>(&format!("\"{key}\"")).ok()?;
-            self.secret_name(&unescaped).map(marker)
-        })
-    }
-
-    fn scrub_query<'t>(&self, url: &'t str) -> Cow<'t, str> {
-        let Some((base, rest)) = url.split_once('?') else {
-            return Cow::Borrowed(url);
+    /// Free text: the policy's text redaction, then the value patterns.
+    fn text<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        let names = self.secrets.names();
+        let redacted = secrets::redact_text(text, names, &marker);
+        let Some(values) = &self.values else {
+            return redacted;
         };
-        let (query, fragment) = match rest.split_once('#') {
-            Some((q, f)) => (q, Some(f)),
-            None => (rest, None),
-        };
-        let Cow::Owned(query) = self.scrub_pairs(query) else {
-            return Cow::Borrowed(url);
-        };
-        let mut out = format!("{base}?{query}");
-        if let Some(f) = fragment {
-            out.push('#');
-            out.push_str(f);
+        if !values.is_match(&redacted) {
+            return redacted;
         }
-        Cow::Owned(out)
+        let replaced = values.replace_all(&redacted, |caps: &regex::Captures<'_>| {
+            let which = (1..caps.len())
+                .find(|&i| caps.get(i).is_some())
+                .and_then(|i| VALUE_PATTERNS.get(i - 1))
+                .map_or("secret", |(name, _)| name);
+            marker(which)
+        });
+        Cow::Owned(replaced.into_owned())
     }
+}
 
-    /// Scrubs the values of secret keys in `k=v&k2=v2` text (queries, url-encoded bodies).
-    fn scrub_pairs<'t>(&self, pairs: &'t str) -> Cow<'t, str> {
-        let mut changed = false;
-        let scrubbed: Vec<Cow<'t, str>> = pairs
-            .split('&')
-            .map(|pair| match pair.split_once('=') {
-                Some((k, v)) if v != "REDACTED" => match self.secret_encoded_name(k) {
-                    Some(m) => {
-                        changed = true;
-                        Cow::Owned(format!("{k}={m}"))
-                    }
-                    None => Cow::Borrowed(pair),
-                },
-                _ => Cow::Borrowed(pair),
-            })
-            .collect();
-        if changed {
-            Cow::Owned(scrubbed.join("&"))
-        } else {
-            Cow::Borrowed(pairs)
-        }
-    }
+/// The header name of a header attribute key.
+fn header_name(key: &str) -> Option<&str> {
+    ["http.request.header.", "http.response.header."]
+        .iter()
+        .find_map(|prefix| key.strip_prefix(prefix))
+}
 
-    /// The marker for a url-encoded key (`api+key`, `pa%73sword`), judged once decoded.
-    fn secret_encoded_name(&self, key: &str) -> Option<String> {
-        if !key.contains(['%', '+']) {
-            return self.secret_name(key).map(marker);
-        }
-        let decoded: String = url::form_urlencoded::parse(key.as_bytes())
-            .map(|(k, _)| k)
-            .collect();
-        self.secret_name(&decoded).map(marker)
-    }
-
-    /// Body text: JSON pairs anywhere, and the whole text when it is url-encoded.
-    fn scrub_body<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        let json = self.scrub_json(text);
-        let form_like = text.contains('=')
-            && !text.contains(char::is_whitespace)
-            && !text.starts_with(['{', '[']);
-        if !form_like {
-            return json;
-        }
-        match self.scrub_pairs(&json) {
-            Cow::Owned(s) => Cow::Owned(s),
-            Cow::Borrowed(_) => json,
-        }
-    }
+/// Attributes whose value is a URL.
+fn is_url_key(key: &str) -> bool {
+    matches!(key, "url.full" | "url.original" | "http.url")
 }
 
 fn marker(matched: &str) -> String {
@@ -218,16 +175,15 @@ fn marker(matched: &str) -> String {
 }
 
 fn scrub_whole(value: &Value, matched: &str) -> Option<Value> {
-    let redacted = crate::REDACTED_HEADER_VALUE;
     match value {
-        Value::Array(opentelemetry::Array::String(items)) => {
-            if items.iter().all(|s| s.as_str() == redacted) {
+        Value::Array(Array::String(items)) => {
+            if items.iter().all(|s| s.as_str() == REDACTED_VALUE) {
                 return None;
             }
             let scrubbed: Vec<StringValue> = items.iter().map(|_| marker(matched).into()).collect();
             Some(Value::Array(scrubbed.into()))
         }
-        Value::String(s) if s.as_str() == redacted => None,
+        Value::String(s) if s.as_str() == REDACTED_VALUE => None,
         _ => Some(Value::String(marker(matched).into())),
     }
 }
@@ -236,9 +192,13 @@ fn scrub_whole(value: &Value, matched: &str) -> Option<Value> {
 mod tests {
     use super::*;
 
+    fn scrubber() -> Scrubber {
+        Scrubber::new(Secrets::default())
+    }
+
     fn scrubbed(key: &'static str, value: Value) -> Value {
         let mut attrs = [KeyValue::new(key, value)];
-        Scrubbing::default().build().unwrap().scrub(&mut attrs);
+        scrubber().scrub(&mut attrs);
         attrs[0].value.clone()
     }
 
@@ -269,18 +229,36 @@ mod tests {
             (
                 "url.full",
                 "http://h/p?token=s3&q=1#f",
-                "http://h/p?token=[Scrubbed due to 'token']&q=1#f",
+                "http://h/p?token=REDACTED&q=1#f",
             ),
-            (
-                "url.full",
-                "http://h/p?sig=REDACTED",
-                "http://h/p?sig=REDACTED",
-            ),
+            ("url.full", "http://h/p?sig=REDACTED", "http://h/p?sig=REDACTED"),
             ("http.response.body.text", "plain text", "plain text"),
             (
                 "http.response.body.text",
                 "token=t0k&q=x",
-                "token=[Scrubbed due to 'token']&q=x",
+                "token=REDACTED&q=x",
+            ),
+            (
+                "app.raw_url",
+                "http://u:p@h/?access_token=a&q=1",
+                "http://REDACTED:REDACTED@h/?access_token=REDACTED&q=1",
+            ),
+            (
+                "exception.message",
+                "error sending request for url (http://h/?api_key=k): timed out",
+                // a value runs to whitespace (values may hold `)`): without the exact URL
+                // (the instrumentation replaces it first) the `):` goes with it
+                "error sending request for url (http://h/?api_key=REDACTED timed out",
+            ),
+            (
+                "app.note",
+                "sent Authorization: Bearer abcdefghijkl",
+                "sent Authorization: REDACTED",
+            ),
+            (
+                "app.note",
+                "got eyJhbGciOi.eyJzdWIiOiIx.sig and AKIAABCDEFGHIJKLMNOP",
+                "got [Scrubbed due to 'jwt'] and [Scrubbed due to 'aws access key']",
             ),
         ];
         for (key, input, want) in cases {
@@ -313,20 +291,60 @@ mod tests {
         assert_eq!(scrubbed(cors, arr("true")), arr("true"));
         let already = "http.request.header.authorization";
         assert_eq!(scrubbed(already, arr("[REDACTED]")), arr("[REDACTED]"));
+        let location = "http.response.header.location";
+        assert_eq!(
+            scrubbed(location, arr("/n?sig=s&q=1")),
+            arr("/n?sig=REDACTED&q=1")
+        );
+    }
+
+    #[test]
+    fn every_exit_of_a_span_is_scrubbed() {
+        use opentelemetry::trace::{Event, Link, SpanContext};
+        use opentelemetry::trace::{SpanId, SpanKind};
+        let now = std::time::SystemTime::now();
+        let mut span = SpanData {
+            span_context: SpanContext::empty_context(),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Client,
+            name: "GET /u?token=T1".into(),
+            start_time: now,
+            end_time: now,
+            attributes: vec![KeyValue::new("app.password", "T2")],
+            dropped_attributes_count: 0,
+            events: Default::default(),
+            links: Default::default(),
+            status: Status::error("failed for http://h/?api_key=T3"),
+            instrumentation_scope: opentelemetry::InstrumentationScope::builder("t").build(),
+        };
+        span.events.events.push(Event::new(
+            "exception",
+            std::time::SystemTime::now(),
+            vec![KeyValue::new("exception.message", "password=T4")],
+            0,
+        ));
+        span.links.links.push(Link::new(
+            SpanContext::empty_context(),
+            vec![KeyValue::new("app.secret", "T5")],
+            0,
+        ));
+        scrubber().scrub_span(&mut span);
+        let all = format!("{span:?}");
+        for secret in ["T1", "T2", "T3", "T4", "T5"] {
+            assert!(!all.contains(secret), "{secret} in {all}");
+        }
+        assert_eq!(span.name, "GET /u?token=REDACTED");
     }
 
     #[test]
     fn extra_patterns_extend_and_bad_ones_are_errors() {
-        let s = Scrubbing::default()
-            .with_extra_patterns(["pin"])
-            .build()
-            .unwrap();
+        let s = Scrubbing::default().with_extra_patterns(["pin"]).unwrap();
         let mut attrs = [KeyValue::new("app.pin", "1234")];
-        s.scrub(&mut attrs);
+        Scrubber::new(s).scrub(&mut attrs);
         assert_eq!(attrs[0].value, Value::from("[Scrubbed due to 'pin']"));
         let err = Scrubbing::default()
             .with_extra_patterns(["("])
-            .build()
             .unwrap_err();
         assert!(err.is_invalid_pattern());
     }

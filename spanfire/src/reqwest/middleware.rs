@@ -8,10 +8,9 @@ use reqwest::{Request, Response, ResponseBuilderExt};
 use reqwest_middleware::{Middleware, Next};
 
 use crate::body::InstrumentedBody;
-use crate::capture::BodyCapture;
 use crate::hooks::{RequestInfo, ResponseHead};
 use crate::instrumentation::Inner;
-use crate::span::{Failure, RequestSpan};
+use crate::span::{Failure, RequestCapture, RequestSpan};
 use crate::tee::TeeBody;
 use crate::DisablePropagation;
 
@@ -75,15 +74,15 @@ fn inject(span: &RequestSpan, req: &mut Request, disabled: bool) {
 }
 
 /// Captures a buffered body at once, or wraps a streaming one in a [`TeeBody`].
-fn tee_request_body(req: &mut Request, mut capture: BodyCapture, cx: &opentelemetry::Context) {
+fn tee_request_body(req: &mut Request, mut capture: RequestCapture, cx: &opentelemetry::Context) {
     use opentelemetry::trace::TraceContextExt;
     let Some(body) = req.body_mut().take() else {
         return;
     };
     match body.as_bytes() {
         Some(bytes) => {
-            capture.push(bytes);
-            crate::span::record_request_body(&cx.span(), &capture);
+            capture.body.push(bytes);
+            capture.record(&cx.span());
             *req.body_mut() = Some(body);
         }
         None => {
@@ -99,11 +98,13 @@ fn failure(err: &reqwest_middleware::Error) -> Failure<'_> {
             error: e,
             kind: crate::semconv::classify(e),
             type_name: std::any::type_name::<reqwest::Error>(),
+            url: e.url().map(url::Url::as_str),
         },
         reqwest_middleware::Error::Middleware(e) => Failure {
             error: e.as_ref(),
             kind: crate::ErrorKind::Other,
             type_name: std::any::type_name::<reqwest_middleware::Error>(),
+            url: None,
         },
     }
 }

@@ -1,4 +1,4 @@
-//! Scrubbing values inside JSON text by key, tolerant of truncated and pretty-printed JSON.
+//! Redacting values inside JSON text by key, tolerant of truncated and pretty-printed JSON.
 //!
 //! A small scanner, not a parser: it walks the text, recognises `"key":` pairs at any depth and,
 //! when the key names a secret, replaces the whole value — a string, a number or literal, or a
@@ -32,6 +32,10 @@ pub(crate) fn scrub_json_values<'t>(
         };
         let value_start = skip_whitespace(bytes, colon + 1);
         let value_end = value_end(bytes, value_start);
+        if already_redacted(&text[value_start..value_end]) {
+            i = value_end;
+            continue;
+        }
         out.push_str(&text[copied..value_start]);
         out.push('"');
         out.push_str(&marker);
@@ -44,6 +48,11 @@ pub(crate) fn scrub_json_values<'t>(
     }
     out.push_str(&text[copied..]);
     Cow::Owned(out)
+}
+
+/// A value some redaction already replaced (`"[REDACTED]"`, a scrubbing marker).
+fn already_redacted(value: &str) -> bool {
+    value == "\"[REDACTED]\"" || value == "\"REDACTED\"" || value.starts_with("\"[Scrubbed due to ")
 }
 
 /// The index just past the string starting at `start` (a `"`), or the end of a cut text.

@@ -1,48 +1,31 @@
-//! URL redaction for `url.full`.
+//! URL redaction: `url.full`, URL-valued headers, URLs in any text.
 //!
 //! Follows the HTTP semantic conventions (note on `url.full`): credentials in the userinfo become
-//! `REDACTED:REDACTED`, and the values of sensitive query keys become `REDACTED` while the keys
-//! and the rest of the URL stay byte for byte as they were (nothing is decoded or re-encoded).
+//! `REDACTED:REDACTED`, and the values of secret query keys become `REDACTED` while the keys
+//! and the rest of the URL stay byte for byte as they were (nothing is decoded or re-encoded),
+//! so a redacted URL is still a URL. `key=value` pairs in the fragment (`#access_token=…`, the
+//! OAuth implicit flow) are redacted the same way.
 //!
 //! Redaction works on the text of the URL, so it also applies to whatever string a
-//! [`url_filter`](crate::HttpClientInstrumentation::url_filter) returned.
+//! [`url_filter`](crate::HttpClientInstrumentation::url_filter) returned, and to relative URLs
+//! (`/next?token=…` in a `Location` header).
 
 use std::borrow::Cow;
 
-/// The query keys whose values are redacted by default, as listed by the semantic conventions.
-pub const DEFAULT_SENSITIVE_QUERY_KEYS: &[&str] = &[
-    "AWSAccessKeyId",
-    "Signature",
-    "sig",
-    "X-Goog-Signature",
-    "X-Amz-Signature",
-    "X-Amz-Credential",
-    "X-Amz-Security-Token",
-];
+use super::names::Names;
+use super::REDACTED;
 
-const REDACTED: &str = "REDACTED";
-
-/// Returns `url` with credentials and sensitive query values replaced by `REDACTED`.
-///
-/// Keys are compared ASCII case-insensitively. Borrows (no allocation) when there is nothing to
-/// redact.
-///
-/// ```
-/// use spanfire::redact_url;
-/// let keys = ["sig"];
-/// assert_eq!(
-///     redact_url("https://u:p@example.com/a?sig=xyz&q=a%20b", &keys),
-///     "https://REDACTED:REDACTED@example.com/a?sig=REDACTED&q=a%20b"
-/// );
-/// assert!(matches!(redact_url("https://example.com/?q=1", &keys), std::borrow::Cow::Borrowed(_)));
-/// ```
-pub fn redact_url<'a, K: AsRef<str>>(url: &'a str, sensitive_keys: &[K]) -> Cow<'a, str> {
+/// Returns `url` with credentials and secret query and fragment values replaced by `REDACTED`;
+/// borrows (no allocation) when there is nothing to redact.
+pub(crate) fn redact_url<'a>(url: &'a str, names: &Names) -> Cow<'a, str> {
     let userinfo = userinfo_range(url);
-    let query = query_range(url);
+    let fragment = url.find('#');
+    let query = query_range(url, fragment);
     let secret_query = query
         .clone()
-        .is_some_and(|q| query_pairs(&url[q]).any(|(k, _)| is_sensitive(k, sensitive_keys)));
-    if userinfo.is_none() && !secret_query {
+        .is_some_and(|q| has_secret_pair(&url[q], names));
+    let secret_fragment = fragment.is_some_and(|f| has_secret_pair(&url[f + 1..], names));
+    if userinfo.is_none() && !secret_query && !secret_fragment {
         return Cow::Borrowed(url);
     }
     let mut out = String::with_capacity(url.len() + 16);
@@ -52,36 +35,68 @@ pub fn redact_url<'a, K: AsRef<str>>(url: &'a str, sensitive_keys: &[K]) -> Cow<
         out.push_str("REDACTED:REDACTED");
         pos = range.end;
     }
-    match query {
-        Some(q) if secret_query && q.start >= pos => {
-            out.push_str(&url[pos..q.start]);
-            redact_query(&url[q.clone()], sensitive_keys, &mut out);
-            out.push_str(&url[q.end..]);
+    let mut copy_pairs = |range: std::ops::Range<usize>, secret: bool, out: &mut String| {
+        if secret && range.start >= pos {
+            out.push_str(&url[pos..range.start]);
+            redact_pairs(&url[range.clone()], names, out);
+            pos = range.end;
         }
-        _ => out.push_str(&url[pos..]),
+    };
+    if let Some(q) = query {
+        copy_pairs(q, secret_query, &mut out);
     }
+    if let Some(f) = fragment {
+        copy_pairs(f + 1..url.len(), secret_fragment, &mut out);
+    }
+    out.push_str(&url[pos..]);
     Cow::Owned(out)
 }
 
-/// [`redact_url`] for an already parsed URL: its accessors answer "credentials?" and "which
-/// query?" without scanning the text, so a clean URL costs only the query-key comparison.
-pub(crate) fn redact_parsed<'a, K: AsRef<str>>(
-    url: &'a url::Url,
-    sensitive_keys: &[K],
-) -> Cow<'a, str> {
+/// [`redact_url`] for an already parsed URL: its accessors answer "credentials?", "which
+/// query?" and "which fragment?" without scanning the text, so a clean URL costs only the
+/// query-key checks.
+pub(crate) fn redact_parsed<'a>(url: &'a url::Url, names: &Names) -> Cow<'a, str> {
     let creds = !url.username().is_empty() || url.password().is_some();
-    let secret = url
-        .query()
-        .is_some_and(|q| query_pairs(q).any(|(k, _)| is_sensitive(k, sensitive_keys)));
-    if creds || secret {
-        redact_url(url.as_str(), sensitive_keys)
+    let secret = |part: Option<&str>| part.is_some_and(|p| has_secret_pair(p, names));
+    if creds || secret(url.query()) || secret(url.fragment()) {
+        redact_url(url.as_str(), names)
     } else {
         Cow::Borrowed(url.as_str())
     }
 }
 
-fn is_sensitive<K: AsRef<str>>(key: &str, keys: &[K]) -> bool {
-    keys.iter().any(|k| k.as_ref().eq_ignore_ascii_case(key))
+/// A URL-valued header (`location`, `content-location`, `referer`, `link`): the URL, or for
+/// `link` each `<URL>` in it, redacted.
+pub(crate) fn redact_url_header<'a>(name: &str, value: &'a str, names: &Names) -> Cow<'a, str> {
+    if !name.eq_ignore_ascii_case("link") {
+        return redact_url(value, names);
+    }
+    let mut out = String::new();
+    let mut copied = 0;
+    let mut rest = 0;
+    while let Some(open) = value[rest..].find('<').map(|i| rest + i) {
+        let Some(close) = value[open..].find('>').map(|i| open + i) else {
+            break;
+        };
+        if let Cow::Owned(redacted) = redact_url(&value[open + 1..close], names) {
+            out.push_str(&value[copied..=open]);
+            out.push_str(&redacted);
+            copied = close;
+        }
+        rest = close + 1;
+    }
+    if copied == 0 {
+        return Cow::Borrowed(value);
+    }
+    out.push_str(&value[copied..]);
+    Cow::Owned(out)
+}
+
+/// Whether a header's value is a URL (or, for `link`, holds URLs).
+pub(crate) fn is_url_header(name: &str) -> bool {
+    ["location", "content-location", "referer", "link"]
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(name))
 }
 
 /// The byte range of `user[:password]` (without the `@`), if the URL has a non-empty one.
@@ -106,27 +121,47 @@ fn userinfo_range(url: &str) -> Option<std::ops::Range<usize>> {
 }
 
 /// The byte range of the query (without `?` and without the fragment).
-fn query_range(url: &str) -> Option<std::ops::Range<usize>> {
-    let before_fragment = url.find('#').unwrap_or(url.len());
+fn query_range(url: &str, fragment: Option<usize>) -> Option<std::ops::Range<usize>> {
+    let before_fragment = fragment.unwrap_or(url.len());
     let q = url[..before_fragment].find('?')? + 1;
     Some(q..before_fragment)
 }
 
-fn query_pairs(query: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
+fn pairs(query: &str) -> impl Iterator<Item = (&str, Option<&str>)> {
     query.split('&').map(|pair| match pair.split_once('=') {
         Some((k, v)) => (k, Some(v)),
         None => (pair, None),
     })
 }
 
-fn redact_query<K: AsRef<str>>(query: &str, keys: &[K], out: &mut String) {
-    for (i, (key, value)) in query_pairs(query).enumerate() {
+fn has_secret_pair(query: &str, names: &Names) -> bool {
+    pairs(query).any(|(k, v)| v.is_some_and(|v| v != REDACTED) && is_secret_key(k, names))
+}
+
+/// A url-encoded key (`api%5Fkey`, `api+key`) is judged by the name it spells.
+pub(crate) fn is_secret_key(key: &str, names: &Names) -> bool {
+    secret_key_part(key, names).is_some()
+}
+
+/// The matched part of a url-encoded key, decoded.
+pub(crate) fn secret_key_part(key: &str, names: &Names) -> Option<String> {
+    if !key.contains(['%', '+']) {
+        return names.secret_part(key).map(str::to_owned);
+    }
+    let decoded: String = url::form_urlencoded::parse(key.as_bytes())
+        .map(|(k, _)| k)
+        .collect();
+    names.secret_part(&decoded).map(str::to_owned)
+}
+
+fn redact_pairs(query: &str, names: &Names, out: &mut String) {
+    for (i, (key, value)) in pairs(query).enumerate() {
         if i > 0 {
             out.push('&');
         }
         out.push_str(key);
         match value {
-            Some(_) if is_sensitive(key, keys) => {
+            Some(_) if is_secret_key(key, names) => {
                 out.push('=');
                 out.push_str(REDACTED);
             }
@@ -143,15 +178,18 @@ fn redact_query<K: AsRef<str>>(query: &str, keys: &[K], out: &mut String) {
 mod tests {
     use super::*;
 
+    fn names() -> Names {
+        Names::new(true, &[]).unwrap()
+    }
+
     #[test]
     fn redacts_as_the_conventions_say() {
-        let keys = DEFAULT_SENSITIVE_QUERY_KEYS;
         let cases = [
             ("http://h/p", "http://h/p"),
             ("http://u:p@h:8/p", "http://REDACTED:REDACTED@h:8/p"),
             ("http://u@h/p", "http://REDACTED:REDACTED@h/p"),
             ("http://h/p?a=1&sig=x&b", "http://h/p?a=1&sig=REDACTED&b"),
-            ("http://h/p?SIG=x#frag?sig=y", "http://h/p?SIG=REDACTED#frag?sig=y"),
+            ("http://h/p?SIG=x#frag?sig=y", "http://h/p?SIG=REDACTED#frag?sig=REDACTED"),
             ("http://h/p?q=a%20b&Signature=s%2F", "http://h/p?q=a%20b&Signature=REDACTED"),
             ("http://h/p?sig", "http://h/p?sig"),
             ("http://h/a@b", "http://h/a@b"),
@@ -162,36 +200,60 @@ mod tests {
             ("?x=a://b@c&sig=1", "?x=a://b@c&sig=REDACTED"),
             ("1http://u:p@h/", "1http://u:p@h/"),
             (
-                "http://u:p@127.0.0.1:1/x?X-Amz-Credential=c&X-Amz-Security-Token=t&token=keep",
-                "http://REDACTED:REDACTED@127.0.0.1:1/x?X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED&token=keep",
+                "http://u:p@127.0.0.1:1/x?X-Amz-Credential=c&X-Amz-Security-Token=t&token=k&q=1",
+                "http://REDACTED:REDACTED@127.0.0.1:1/x?X-Amz-Credential=REDACTED&X-Amz-Security-Token=REDACTED&token=REDACTED&q=1",
             ),
+            (
+                "http://h/?sig=S1,x&X-Amz-Signature=S2(a)&q=1",
+                "http://h/?sig=REDACTED&X-Amz-Signature=REDACTED&q=1",
+            ),
+            ("http://h/cb#access_token=t&state=s", "http://h/cb#access_token=REDACTED&state=s"),
+            ("http://h/?api%5Fkey=k&pass%77ord=p", "http://h/?api%5Fkey=REDACTED&pass%77ord=REDACTED"),
+            ("/next?password=p", "/next?password=REDACTED"),
+            ("http://h/?token=REDACTED", "http://h/?token=REDACTED"),
+            ("http://h/?é=1&token=ü#ä", "http://h/?é=1&token=REDACTED#ä"),
         ];
         for (input, want) in cases {
-            assert_eq!(redact_url(input, keys), want, "input: {input}");
+            assert_eq!(redact_url(input, &names()), want, "input: {input}");
         }
     }
 
     #[test]
     fn parsed_urls_redact_like_text() {
-        let keys = DEFAULT_SENSITIVE_QUERY_KEYS;
         for text in [
             "http://h/p",
             "http://u:p@h/p?sig=1&q=2",
             "http://h/?a=1&Signature=x#f",
+            "http://h/#id_token=x",
             "http://u@h/",
         ] {
             let url = url::Url::parse(text).unwrap();
             assert_eq!(
-                redact_parsed(&url, keys),
-                redact_url(url.as_str(), keys),
+                redact_parsed(&url, &names()),
+                redact_url(url.as_str(), &names()),
                 "{text}"
             );
         }
+        let clean = url::Url::parse("http://h/?q=1").unwrap();
+        assert!(matches!(redact_parsed(&clean, &names()), Cow::Borrowed(_)));
     }
 
     #[test]
-    fn configured_keys_replace_the_defaults() {
-        let got = redact_url("http://h/?token=t&sig=s", &["token"]);
-        assert_eq!(got, "http://h/?token=REDACTED&sig=s");
+    fn url_headers_are_redacted_as_urls() {
+        let cases = [
+            ("location", "/get?sig=s&q=1", "/get?sig=REDACTED&q=1"),
+            ("Referer", "http://h/?password=p", "http://h/?password=REDACTED"),
+            (
+                "link",
+                r#"<http://h/n?token=t>; rel="next", <http://h/p?q=1>; rel="prev""#,
+                r#"<http://h/n?token=REDACTED>; rel="next", <http://h/p?q=1>; rel="prev""#,
+            ),
+            ("link", "<unclosed?token=t", "<unclosed?token=t"),
+        ];
+        for (name, value, want) in cases {
+            assert_eq!(redact_url_header(name, value, &names()), want, "{value}");
+        }
+        assert!(is_url_header("Content-Location"));
+        assert!(!is_url_header("content-type"));
     }
 }

@@ -73,6 +73,7 @@ where
                     error: &error,
                     kind: crate::semconv::classify(&error),
                     type_name: std::any::type_name::<E>(),
+                    url: None,
                 });
                 Err(error)
             }
