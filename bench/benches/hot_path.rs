@@ -38,7 +38,7 @@ use http_body_util::BodyExt;
 use opentelemetry_sdk::error::OTelSdkResult;
 use reqwest::ResponseBuilderExt;
 use spanfire::__bench::{capture_body, Core, Exchange};
-use spanfire::{redact_url, HttpClientInstrumentation, DEFAULT_SENSITIVE_QUERY_KEYS};
+use spanfire::{HttpClientInstrumentation, Secrets};
 use url::Url;
 
 // ---------------------------------------------------------------------------------------------
@@ -322,6 +322,7 @@ struct Ops {
     unsampled: Core,
     unsampled_nopropagation: Core,
     capture_all: Core,
+    secrets: Secrets,
 }
 
 impl Ops {
@@ -332,6 +333,7 @@ impl Ops {
             unsampled: Core::new(&instrumentation(false)),
             unsampled_nopropagation: Core::new(&instrumentation(false).propagation(false)),
             capture_all: Core::new(&instrumentation(true).capture_all(true)),
+            secrets: Secrets::default(),
         }
     }
 
@@ -379,16 +381,10 @@ fn run_op(ops: &Ops, name: &str, headers: &mut HeaderMap) {
     let fx = &ops.fx;
     match name {
         "redact_url/clean" => {
-            black_box(redact_url(
-                black_box(CLEAN_URL),
-                DEFAULT_SENSITIVE_QUERY_KEYS,
-            ));
+            black_box(ops.secrets.redact_url(black_box(CLEAN_URL)));
         }
         "redact_url/secret" => {
-            black_box(redact_url(
-                black_box(SECRET_URL),
-                DEFAULT_SENSITIVE_QUERY_KEYS,
-            ));
+            black_box(ops.secrets.redact_url(black_box(SECRET_URL)));
         }
         "span_start_end/sampled" => ops.sampled.start_end(&Method::GET, &fx.get_url),
         "span_start_end/unsampled" => ops.unsampled.start_end(&Method::GET, &fx.get_url),

@@ -98,7 +98,11 @@ impl HeaderCapture {
             }
             let known = known_header(name);
             let treatment = match known {
-                Some(k) => self.known.get(k.index).copied().unwrap_or(Treatment::Secret),
+                Some(k) => self
+                    .known
+                    .get(k.index)
+                    .copied()
+                    .unwrap_or(Treatment::Secret),
                 None => treatment(&self.secrets, name),
             };
             // Looked up by `HeaderName`, not by `&str` (which would be parsed again); one
@@ -296,9 +300,15 @@ mod tests {
         headers.append("x-multi", HeaderValue::from_static("b"));
         headers.append("cookie", HeaderValue::from_static("session=s3cret"));
         headers.append("x-bin", HeaderValue::from_bytes(b"ok\xff").unwrap());
-        headers.append("location", HeaderValue::from_static("/n?sig=S&q=1#access_token=T"));
+        headers.append(
+            "location",
+            HeaderValue::from_static("/n?sig=S&q=1#access_token=T"),
+        );
         headers.append("x-debug", HeaderValue::from_static("user=a&password=P"));
-        headers.append("x-sentry-auth", HeaderValue::from_static("Sentry sentry_key=K"));
+        headers.append(
+            "x-sentry-auth",
+            HeaderValue::from_static("Sentry sentry_key=K"),
+        );
         let mut out = Vec::new();
         capture_all().record(false, &headers, &mut out);
         let get = |k: &str| {
@@ -312,7 +322,10 @@ mod tests {
             ))
         };
         assert_eq!(get("http.request.header.x-multi"), Some(arr(&["a", "b"])));
-        assert_eq!(get("http.request.header.cookie"), Some(arr(&["[REDACTED]"])));
+        assert_eq!(
+            get("http.request.header.cookie"),
+            Some(arr(&["[REDACTED]"]))
+        );
         assert_eq!(get("http.request.header.x-bin"), Some(arr(&["ok\u{fffd}"])));
         assert_eq!(
             get("http.request.header.location"),
@@ -322,7 +335,10 @@ mod tests {
             get("http.request.header.x-debug"),
             Some(arr(&["user=a&password=REDACTED"]))
         );
-        assert_eq!(get("http.request.header.x-sentry-auth"), Some(arr(&["[REDACTED]"])));
+        assert_eq!(
+            get("http.request.header.x-sentry-auth"),
+            Some(arr(&["[REDACTED]"]))
+        );
         assert_eq!(out.len(), 6);
     }
 

@@ -233,7 +233,8 @@ impl HttpClientInstrumentation {
         I: IntoIterator<Item = S>,
         S: Into<String>,
     {
-        self.sensitive_names.extend(names.into_iter().map(Into::into));
+        self.sensitive_names
+            .extend(names.into_iter().map(Into::into));
         self
     }
 
@@ -321,7 +322,10 @@ impl HttpClientInstrumentation {
 
     /// The secrets policy with the names added in code and by env var.
     fn policy(&self) -> Result<Secrets, crate::Error> {
-        let base = self.secrets.clone().unwrap_or_else(secrets::process_default);
+        let base = self
+            .secrets
+            .clone()
+            .unwrap_or_else(secrets::process_default);
         let in_code = base.with_names_from("sensitive_headers", &self.sensitive_names)?;
         let from_env = crate::headers::env_list(crate::headers::ENV_SANITIZE).unwrap_or_default();
         in_code.with_names_from(crate::headers::ENV_SANITIZE, &from_env)

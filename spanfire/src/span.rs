@@ -104,7 +104,10 @@ impl Inner {
             None => semconv::span_name(method_attr).into(),
         };
         if let Some(reason) = &self.capture_disabled {
-            attrs.push(KeyValue::new(CAPTURE_DISABLED_ATTRIBUTE, Arc::clone(reason)));
+            attrs.push(KeyValue::new(
+                CAPTURE_DISABLED_ATTRIBUTE,
+                Arc::clone(reason),
+            ));
         }
         if self.opt_in_metrics {
             self.metrics.add_active(1, &metric_attrs);
@@ -147,7 +150,10 @@ impl Inner {
         };
         match catch(|| filter.filter_url(url)) {
             Ok(filtered) => (self.secrets.redact_url(&filtered).into_owned(), None),
-            Err(message) => (secrets::redact_parsed(url, names).into_owned(), Some(message)),
+            Err(message) => (
+                secrets::redact_parsed(url, names).into_owned(),
+                Some(message),
+            ),
         }
     }
 

@@ -27,9 +27,9 @@ use opentelemetry_sdk::Resource;
 
 pub use console::ConsoleProcessor;
 pub use otlp::{OtlpProtocol, ENV_LOGFIRE_BASE_URL, ENV_LOGFIRE_TOKEN};
-pub use scrub::Scrubbing;
 #[cfg(feature = "__fuzz")]
 pub(crate) use scrub::Scrubber;
+pub use scrub::Scrubbing;
 
 use std::collections::HashMap;
 

@@ -29,7 +29,10 @@ pub type Scrubbing = Secrets;
 
 /// Values that are secrets whatever their key: (name in the marker, pattern).
 const VALUE_PATTERNS: &[(&str, &str)] = &[
-    ("jwt", r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
+    (
+        "jwt",
+        r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*",
+    ),
     ("bearer", r"(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}"),
     ("aws access key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
     (
@@ -231,7 +234,11 @@ mod tests {
                 "http://h/p?token=s3&q=1#f",
                 "http://h/p?token=REDACTED&q=1#f",
             ),
-            ("url.full", "http://h/p?sig=REDACTED", "http://h/p?sig=REDACTED"),
+            (
+                "url.full",
+                "http://h/p?sig=REDACTED",
+                "http://h/p?sig=REDACTED",
+            ),
             ("http.response.body.text", "plain text", "plain text"),
             (
                 "http.response.body.text",
@@ -343,9 +350,7 @@ mod tests {
         let mut attrs = [KeyValue::new("app.pin", "1234")];
         Scrubber::new(s).scrub(&mut attrs);
         assert_eq!(attrs[0].value, Value::from("[Scrubbed due to 'pin']"));
-        let err = Scrubbing::default()
-            .with_extra_patterns(["("])
-            .unwrap_err();
+        let err = Scrubbing::default().with_extra_patterns(["("]).unwrap_err();
         assert!(err.is_invalid_pattern());
     }
 }

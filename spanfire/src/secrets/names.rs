@@ -115,10 +115,11 @@ fn is_author(name: &str, start: usize, end: usize) -> bool {
     if !name[start..end].eq_ignore_ascii_case("auth") {
         return false;
     }
-    let rest = name[end..].as_bytes();
+    let rest = &name.as_bytes()[end..];
     let word_end = |i: usize| rest.get(i).is_none_or(|b| !b.is_ascii_alphanumeric());
     let or = rest.len() >= 2 && rest[..2].eq_ignore_ascii_case(b"or");
-    or && (word_end(2) || (rest.get(2).is_some_and(|b| b.eq_ignore_ascii_case(&b's')) && word_end(3)))
+    or && (word_end(2)
+        || (rest.get(2).is_some_and(|b| b.eq_ignore_ascii_case(&b's')) && word_end(3)))
 }
 
 /// A match of a word pattern includes its separators (`-sig`); the marker names the word.

@@ -39,11 +39,7 @@ pub(crate) fn redact_text<'a>(
 }
 
 /// JSON values of secret keys, at any depth, tolerant of cut and pretty-printed JSON.
-fn redact_json<'a>(
-    text: &'a str,
-    names: &Names,
-    marker: &dyn Fn(&str) -> String,
-) -> Cow<'a, str> {
+fn redact_json<'a>(text: &'a str, names: &Names, marker: &dyn Fn(&str) -> String) -> Cow<'a, str> {
     super::json::scrub_json_values(text, |key| {
         if !key.contains('\\') {
             return names.secret_part(key).map(marker);
@@ -207,6 +203,9 @@ mod tests {
         let names = Names::new(true, &[]).unwrap();
         let marker = |_: &str| String::new();
         let text = "client error (Connect): tcp connect error";
-        assert!(matches!(redact_text(text, &names, &marker), Cow::Borrowed(_)));
+        assert!(matches!(
+            redact_text(text, &names, &marker),
+            Cow::Borrowed(_)
+        ));
     }
 }

@@ -242,7 +242,11 @@ mod tests {
     fn url_headers_are_redacted_as_urls() {
         let cases = [
             ("location", "/get?sig=s&q=1", "/get?sig=REDACTED&q=1"),
-            ("Referer", "http://h/?password=p", "http://h/?password=REDACTED"),
+            (
+                "Referer",
+                "http://h/?password=p",
+                "http://h/?password=REDACTED",
+            ),
             (
                 "link",
                 r#"<http://h/n?token=t>; rel="next", <http://h/p?q=1>; rel="prev""#,

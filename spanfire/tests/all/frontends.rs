@@ -189,9 +189,9 @@ async fn timeout(front: Front) {
 async fn signature_params_are_redacted(front: Front) {
     let server = TestServer::start().await;
     let t = Telemetry::new();
-    let url = server.url("/get?sig=abc&X-Amz-Signature=s&token=keep");
+    let url = server.url("/get?sig=abc&X-Amz-Signature=s&token=t&q=keep");
     let body = client(front, &t).get(&url).await.unwrap().bytes().await;
-    let redacted = server.url("/get?sig=REDACTED&X-Amz-Signature=REDACTED&token=keep");
+    let redacted = server.url("/get?sig=REDACTED&X-Amz-Signature=REDACTED&token=REDACTED&q=keep");
     assert_attrs(
         &t.single(),
         &response_attrs(&server, "GET", &redacted, 200, Some(body.len() as i64)),
@@ -342,6 +342,73 @@ async fn headers_are_captured_with_secrets_redacted(front: Front) {
         .to_owned();
     assert_eq!(a["http.request.header.traceparent"], arr(&sent));
     assert!(a.contains_key("http.response.header.content-length"));
+}
+
+async fn invalid_secrets_pattern_fails_closed(front: Front) {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let c = Client::new(
+        front,
+        t.instrumentation()
+            .capture_all(true)
+            .sensitive_headers(["x-(unclosed"]),
+        ClientOptions::default(),
+    );
+    let req = Req::new(Method::POST, &server.url("/post?q=visible&tenant=t1"))
+        .header("x-unclosed", "S3CR3T")
+        .header("content-type", "application/json")
+        .body(br#"{"tenant":"t1"}"#);
+    let body = c.send(req).await.unwrap().bytes().await;
+    assert_eq!(
+        body, br#"{"tenant":"t1"}"#,
+        "the request itself is unchanged"
+    );
+    let a = attrs(&t.single());
+    let reason = a[spanfire::CAPTURE_DISABLED_ATTRIBUTE].to_string();
+    assert!(
+        reason.contains("sensitive_headers") && reason.contains("capture"),
+        "{reason}"
+    );
+    assert!(
+        !a.keys()
+            .any(|k| k.contains(".header.") || k.contains(".body.text")),
+        "no capture with the user's redaction dropped: {a:?}"
+    );
+    assert_eq!(
+        a["url.full"],
+        Value::from(server.url("/post?q=REDACTED&tenant=REDACTED")),
+        "every query value is redacted"
+    );
+}
+
+async fn secrets_policy_extends_to_every_capture(front: Front) {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let policy = spanfire::Secrets::default().with_names(["tenant"]).unwrap();
+    let c = Client::new(
+        front,
+        t.instrumentation().capture_all(true).secrets(policy),
+        ClientOptions::default(),
+    );
+    let req = Req::new(Method::POST, &server.url("/post?tenant=T1&q=1"))
+        .header("tenant", "T2")
+        .header("content-type", "application/json")
+        .body(br#"{"tenant":"T3","n":[1]}"#);
+    c.send(req).await.unwrap().bytes().await;
+    let a = attrs(&t.single());
+    assert_eq!(
+        a["url.full"],
+        Value::from(server.url("/post?tenant=REDACTED&q=1"))
+    );
+    assert_eq!(a["http.request.header.tenant"], arr("[REDACTED]"));
+    assert_eq!(
+        a["http.request.body.text"],
+        Value::from(r#"{"tenant":"[REDACTED]","n":[1]}"#)
+    );
+    assert_eq!(
+        a["http.response.body.text"],
+        Value::from(r#"{"tenant":"[REDACTED]","n":[1]}"#)
+    );
 }
 
 async fn parent_is_the_current_context(front: Front) {
@@ -570,6 +637,8 @@ both_front_ends!(
     traceparent_matches_the_span,
     disable_propagation_per_request,
     headers_are_captured_with_secrets_redacted,
+    invalid_secrets_pattern_fails_closed,
+    secrets_policy_extends_to_every_capture,
     parent_is_the_current_context,
     http2_concurrent_streams_on_one_connection,
     https_negotiates_h2_with_alpn,

@@ -8,6 +8,7 @@ mod concurrency;
 mod frontends;
 mod hostile;
 mod httpbin;
+mod leak;
 mod metrics;
 mod options;
 mod reqwest_client;

@@ -196,13 +196,13 @@ async fn credentials_and_signature_params_are_redacted() {
     let client = t
         .instrumentation()
         .instrument_reqwest(reqwest::Client::new());
-    let query = "sig=abc&Signature=s&AWSAccessKeyId=k&X-Goog-Signature=g&token=keep&q=a%20b";
+    let query = "sig=abc&Signature=s&AWSAccessKeyId=k&X-Goog-Signature=g&token=t&q=a%20b";
     let url = format!("http://user:pa55@{}/get?{query}", server.addr);
     // A request built by hand keeps the userinfo in its URL when the middleware sees it.
     let request = reqwest::Request::new(reqwest::Method::GET, url.parse().unwrap());
     let res = client.execute(request).await.unwrap();
     let len = res.bytes().await.unwrap().len() as i64;
-    let redacted_query = "sig=REDACTED&Signature=REDACTED&AWSAccessKeyId=REDACTED&X-Goog-Signature=REDACTED&token=keep&q=a%20b";
+    let redacted_query = "sig=REDACTED&Signature=REDACTED&AWSAccessKeyId=REDACTED&X-Goog-Signature=REDACTED&token=REDACTED&q=a%20b";
     let redacted = format!(
         "http://REDACTED:REDACTED@{}/get?{redacted_query}",
         server.addr

@@ -2,6 +2,7 @@
 
 pub mod collector;
 pub mod front;
+pub mod leak_routes;
 mod server;
 
 pub use server::TestServer;

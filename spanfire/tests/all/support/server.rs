@@ -168,6 +168,8 @@ async fn route(
         }
         "stream" => stream(number(1), number(2)),
         "v1" => full(200, ""),
+        // the leak corpus (tests/all/leak.rs): responses full of secrets
+        "leak" => super::leak_routes::route(req, segments.get(1).copied().unwrap_or("")).await,
         "bytes" => {
             let mut res = full(200, vec![0xff_u8; number(1) as usize]);
             res.headers_mut()
