@@ -1,24 +1,31 @@
 //! Request hooks, response hooks and URL filters.
 //!
-//! Each hook is a trait with a blanket implementation for closures, so a closure is all you
-//! usually write:
+//! A closure is all you usually write, like the seed's `def request_hook(span, params)`: the
+//! argument types are inferred, and `spanfire::opentelemetry` / `spanfire::url` are re-exported
+//! so hook code needs no version-matched dependency of its own:
 //!
 //! ```
-//! use spanfire::{HttpClientInstrumentation, RequestInfo, ResponseOutcome};
-//! use opentelemetry::{trace::SpanRef, KeyValue};
+//! use spanfire::opentelemetry::KeyValue;
+//! use spanfire::{HttpClientInstrumentation, ResponseOutcome};
 //!
 //! let instrumentation = HttpClientInstrumentation::new()
-//!     .request_hook(|span: &SpanRef<'_>, req: &RequestInfo<'_>| {
+//!     .request_hook(|span, req| {
 //!         span.set_attribute(KeyValue::new("app.path", req.url().path().to_owned()));
 //!     })
-//!     .response_hook(|span: &SpanRef<'_>, outcome: &ResponseOutcome<'_>| {
+//!     .response_hook(|span, outcome| {
 //!         if let ResponseOutcome::Response(head) = outcome {
 //!             span.set_attribute(KeyValue::new("app.ok", head.status().is_success()));
 //!         }
 //!     })
-//!     .url_filter(|url: &url::Url| url.as_str().replace("alice", "*****"));
+//!     .url_filter(|url| url.as_str().replace("alice", "*****"));
 //! # drop(instrumentation);
 //! ```
+//!
+//! Each hook is also a trait ([`OnRequest`], [`OnResponse`], [`UrlFilter`]) with a blanket
+//! implementation for closures; a named type implementing one is set with
+//! [`with_request_hook`](crate::HttpClientInstrumentation::with_request_hook),
+//! [`with_response_hook`](crate::HttpClientInstrumentation::with_response_hook) or
+//! [`with_url_filter`](crate::HttpClientInstrumentation::with_url_filter).
 //!
 //! # When each hook runs
 //!

@@ -9,7 +9,8 @@ use opentelemetry::InstrumentationScope;
 
 use crate::exclude::ExcludedUrls;
 use crate::headers::{HeaderCapture, Selection};
-use crate::hooks::{OnRequest, OnResponse, UrlFilter};
+use crate::hooks::{OnRequest, OnResponse, RequestInfo, ResponseOutcome, UrlFilter};
+use opentelemetry::trace::SpanRef;
 use crate::metrics::Metrics;
 use crate::secrets::{self, Secrets};
 use crate::tracer::RequestTracer;
@@ -130,27 +131,53 @@ impl HttpClientInstrumentation {
         self
     }
 
-    /// Sets the hook called once before each request is sent (see [`crate::hooks`]).
+    /// Sets the hook called once before each request is sent (see [`crate::hooks`]): a closure
+    /// `|span, request| …`, its argument types inferred.
     ///
     /// Default: none.
-    pub fn request_hook(mut self, hook: impl OnRequest) -> Self {
+    pub fn request_hook<F>(self, hook: F) -> Self
+    where
+        F: Fn(&SpanRef<'_>, &RequestInfo<'_>) + Send + Sync + 'static,
+    {
+        self.with_request_hook(hook)
+    }
+
+    /// [`request_hook`](Self::request_hook) for a named type implementing [`OnRequest`].
+    pub fn with_request_hook(mut self, hook: impl OnRequest) -> Self {
         self.request_hook = Some(Arc::new(hook));
         self
     }
 
-    /// Sets the hook called once when the response head arrives or the request fails.
+    /// Sets the hook called once when the response head arrives or the request fails: a
+    /// closure `|span, outcome| …`, its argument types inferred.
     ///
     /// Default: none.
-    pub fn response_hook(mut self, hook: impl OnResponse) -> Self {
+    pub fn response_hook<F>(self, hook: F) -> Self
+    where
+        F: Fn(&SpanRef<'_>, &ResponseOutcome<'_>) + Send + Sync + 'static,
+    {
+        self.with_response_hook(hook)
+    }
+
+    /// [`response_hook`](Self::response_hook) for a named type implementing [`OnResponse`].
+    pub fn with_response_hook(mut self, hook: impl OnResponse) -> Self {
         self.response_hook = Some(Arc::new(hook));
         self
     }
 
-    /// Maps the request URL to the string recorded in `url.full`; default redaction still runs
-    /// on the result.
+    /// Maps the request URL to the string recorded in `url.full` — a closure `|url| …`, its
+    /// argument type inferred; the secrets policy still redacts the result.
     ///
     /// Default: the URL as sent.
-    pub fn url_filter(mut self, filter: impl UrlFilter) -> Self {
+    pub fn url_filter<F>(self, filter: F) -> Self
+    where
+        F: Fn(&url::Url) -> String + Send + Sync + 'static,
+    {
+        self.with_url_filter(filter)
+    }
+
+    /// [`url_filter`](Self::url_filter) for a named type implementing [`UrlFilter`].
+    pub fn with_url_filter(mut self, filter: impl UrlFilter) -> Self {
         self.url_filter = Some(Arc::new(filter));
         self
     }
