@@ -1,13 +1,29 @@
 //! Header capture and sanitising: `http.request.header.<name>` attributes from arbitrary header
-//! names and values (non-UTF-8 and control bytes included), then the export scrubber over them.
+//! names and values (non-UTF-8 and control bytes included, and values that carry a secret),
+//! then configure()'s scrubber over them.
 //!
 //! Checked: no panic; one attribute per distinct name, keyed by the lowercase name; one string
-//! per value, in order; a name containing a sensitive part (`access-control-allow-credentials`
-//! excepted) records only `[REDACTED]`; any other name records its values (lossily decoded)
-//! unchanged; after scrubbing, `[REDACTED]` is left as it is, every other value of a header
-//! whose whole name (dots included: `x-api.key`) matches a scrub pattern is exactly the marker
-//! `[Scrubbed due to '<matched>']`, and every value of any other header is unchanged.
+//! per value, in order; `header_is_sensitive(name)` is the policy's `is_secret(name)`, and a
+//! name holding a word the documentation lists as secret anywhere (`password`, `token`,
+//! `cookie` …; the three documented exceptions aside) is one; a secret header records only
+//! `[REDACTED]`; a URL-valued header (`location`, `content-location`, `referer`, `link`) records
+//! its value (lossily decoded) redacted as a URL (`link`: each `<URL>`), any other header its
+//! value redacted as free text (`Secrets::redact_text`); a value planted as
+//! `<text> <secret key>=S3CR3T…` (plain headers) or `<base>?<secret key>=S3CR3T…` (URL
+//! headers, `<…>` for `link`) never shows `S3CR3T`.
+//! After scrubbing: secret headers stay `[REDACTED]`; URL headers are unchanged (their
+//! redaction is idempotent); plain headers change only by the value patterns (JWTs, bearer
+//! tokens, AWS key ids, private keys).
+//!
+//! Dropped by design: "a non-sensitive header's values are recorded unchanged" (values now lose
+//! their secret `key=value` pairs, URLs their secrets) and "the scrubber leaves non-secret
+//! headers unchanged" (it runs the value patterns over them); the scrubber's own list of
+//! patterns (one policy now: capture and scrubber agree on every name, so a header the capture
+//! did not redact is never turned into a marker afterwards, and literal `[REDACTED]` values
+//! need no special case).
 #![no_main]
+
+mod common;
 
 use std::collections::BTreeMap;
 
@@ -15,7 +31,14 @@ use libfuzzer_sys::arbitrary::{self, Arbitrary};
 use libfuzzer_sys::fuzz_target;
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 use spanfire::__fuzz::{capture_headers, header_is_sensitive, scrub};
-use spanfire::{DEFAULT_SCRUB_PATTERNS, DEFAULT_SENSITIVE_HEADER_PARTS, REDACTED_HEADER_VALUE};
+use spanfire::REDACTED_HEADER_VALUE;
+
+use common::{
+    is_url_header, must_be_secret, redact_url_header, replace_value_patterns, secret_key,
+    secret_part, secrets, without,
+};
+
+const SECRET: &str = "S3CR3T";
 
 /// Names a client really sends, so that inputs reach the interesting branches quickly.
 const NAMES: &[&str] = &[
@@ -26,6 +49,7 @@ const NAMES: &[&str] = &[
     "x-api-key",
     "x-auth-token",
     "access-control-allow-credentials",
+    "www-authenticate",
     "content-type",
     "traceparent",
     "x-custom",
@@ -33,6 +57,14 @@ const NAMES: &[&str] = &[
     "x-csrf-token",
     "x-jwt-assertion",
     "x-client-credentials",
+    "x-upstream-key",
+    "x-sig",
+    "keyboard",
+    "author",
+    "location",
+    "content-location",
+    "referer",
+    "link",
     // Dotted names: the scrubber judges the whole header name, not its last segment.
     "x-jwt.v2",
     "x-api.key",
@@ -73,26 +105,92 @@ impl Name {
 }
 
 #[derive(Arbitrary, Debug)]
+enum HeaderValue {
+    Raw(Vec<u8>),
+    /// `<text> <secret key>=S3CR3T<rest>`: free text with a secret pair.
+    Pair { text: String, key: u8, rest: String },
+    /// `<base>?<secret key>=S3CR3T<rest>` (`<…>` around it): a URL with a secret in its query.
+    Url {
+        base: String,
+        key: u8,
+        rest: String,
+        angle: bool,
+    },
+}
+
+impl HeaderValue {
+    fn bytes(&self) -> Vec<u8> {
+        match self {
+            HeaderValue::Raw(bytes) => bytes.clone(),
+            HeaderValue::Pair { text, key, rest } => format!(
+                "{} {}={SECRET}{}",
+                without(text, SECRET),
+                secret_key(*key),
+                without(rest, SECRET)
+            )
+            .into_bytes(),
+            HeaderValue::Url {
+                base,
+                key,
+                rest,
+                angle,
+            } => {
+                // The query starts at our `?` (and a `link` URL at our `<`, up to the next `>`).
+                let base: String = without(base, SECRET)
+                    .chars()
+                    .filter(|c| !matches!(c, '?' | '#' | '<' | '>'))
+                    .collect();
+                let url = format!(
+                    "{base}?{}={SECRET}{}",
+                    secret_key(*key),
+                    without(rest, SECRET)
+                );
+                if *angle {
+                    format!("<{url}>").into_bytes()
+                } else {
+                    url.into_bytes()
+                }
+            }
+        }
+    }
+
+    /// Whether the value must not show `S3CR3T` once captured under header `name`.
+    fn planted_for(&self, name: &str) -> bool {
+        match self {
+            HeaderValue::Raw(_) => false,
+            // Plain headers: free-text redaction finds the pair. (URL headers are redacted as
+            // URLs only, and this is no URL.)
+            HeaderValue::Pair { .. } => !is_url_header(name),
+            // URL headers; `link` only finds URLs between `<` and `>`. (Free text does not
+            // promise to find a pair after a `?` when the base holds a `=`.)
+            HeaderValue::Url { angle, .. } => {
+                is_url_header(name) && (*angle || !name.eq_ignore_ascii_case("link"))
+            }
+        }
+    }
+}
+
+#[derive(Arbitrary, Debug)]
 struct Input {
-    headers: Vec<(Name, Vec<u8>)>,
+    headers: Vec<(Name, HeaderValue)>,
 }
 
 fuzz_target!(|input: Input| {
     let pairs: Vec<(Vec<u8>, Vec<u8>)> = input
         .headers
         .iter()
-        .map(|(n, v)| (n.bytes(), v.clone()))
+        .map(|(n, v)| (n.bytes(), v.bytes()))
         .collect();
     // What a client could send: the pairs `http` accepts, grouped by lowercase name.
-    let mut sent: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
-    for (name, value) in &pairs {
+    let mut sent: BTreeMap<String, Vec<(Vec<u8>, &HeaderValue)>> = BTreeMap::new();
+    for ((name, value), (_, planted)) in pairs.iter().zip(&input.headers) {
         if let (Ok(n), Ok(_)) = (
             http::HeaderName::from_bytes(name),
             http::HeaderValue::from_bytes(value),
         ) {
             sent.entry(n.as_str().to_owned())
                 .or_default()
-                .push(value.clone());
+                .push((value.clone(), planted));
         }
     }
     let captured = capture_headers(&pairs);
@@ -106,16 +204,23 @@ fuzz_target!(|input: Input| {
             .get(name)
             .unwrap_or_else(|| panic!("{name:?} was not sent"));
         assert_eq!(values.len(), raw.len(), "one string per value of {name:?}");
-        let is_sensitive = name != "access-control-allow-credentials"
-            && DEFAULT_SENSITIVE_HEADER_PARTS
-                .iter()
-                .any(|p| name.contains(p));
-        assert_eq!(header_is_sensitive(name), is_sensitive, "{name:?}");
-        for (value, raw) in values.iter().zip(raw) {
-            if is_sensitive {
-                assert_eq!(value, REDACTED_HEADER_VALUE, "{name:?} leaked");
+        let is_secret = secrets().is_secret(name);
+        assert_eq!(header_is_sensitive(name), is_secret, "{name:?}");
+        if must_be_secret(name) {
+            assert!(is_secret, "{name:?} holds a secret word but is not a secret");
+        }
+        for (value, (raw, planted)) in values.iter().zip(raw) {
+            let text = String::from_utf8_lossy(raw);
+            let want = if is_secret {
+                REDACTED_HEADER_VALUE.to_owned()
+            } else if is_url_header(name) {
+                redact_url_header(name, &text)
             } else {
-                assert_eq!(*value, String::from_utf8_lossy(raw), "{name:?} altered");
+                secrets().redact_text(&text).into_owned()
+            };
+            assert_eq!(*value, want, "{name:?}: {text:?}");
+            if planted.planted_for(name) {
+                assert!(!value.contains(SECRET), "{name:?} leaked: {text:?} -> {value:?}");
             }
         }
         let array: Vec<StringValue> = values.iter().map(|v| v.clone().into()).collect();
@@ -131,36 +236,18 @@ fuzz_target!(|input: Input| {
         };
         assert_eq!(after.len(), before.len(), "{}", kv.key);
         let name = &kv.key.as_str()["http.request.header.".len()..];
-        let matched = scrub_match(name);
-        let all_redacted = before.iter().all(|b| b == REDACTED_HEADER_VALUE);
+        let secret = secret_part(name).is_some();
+        assert_eq!(secret, secrets().is_secret(name), "{name:?}");
         for (a, b) in after.iter().zip(before) {
             let a = a.as_str();
-            let want = match matched {
-                Some(m) if !all_redacted => format!("[Scrubbed due to '{m}']"),
-                _ => b.clone(),
+            let want = if secret || is_url_header(name) {
+                // already `[REDACTED]`; URL redaction is idempotent
+                b.clone()
+            } else {
+                // the free-text redaction already ran; only the value patterns are new
+                replace_value_patterns(b)
             };
-            // A client's own literal `[REDACTED]` among other values of a secret header may be
-            // scrubbed with them or kept: either way nothing leaks.
-            let literal_redacted = b == REDACTED_HEADER_VALUE && a == b;
-            assert!(
-                a == want || literal_redacted,
-                "header {name:?}, values {before:?}: expected {want:?} for {b:?}, got {a:?}"
-            );
+            assert_eq!(a, want, "header {name:?}, values {before:?}: {b:?} became {a:?}");
         }
     }
 });
-
-/// What the scrubber's default patterns match in the whole header name, if it is a secret.
-fn scrub_match(name: &str) -> Option<&str> {
-    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
-    let re = RE.get_or_init(|| {
-        regex::RegexBuilder::new(&DEFAULT_SCRUB_PATTERNS.join("|"))
-            .case_insensitive(true)
-            .build()
-            .unwrap()
-    });
-    if name.eq_ignore_ascii_case("access-control-allow-credentials") {
-        return None;
-    }
-    re.find(name).map(|m| m.as_str())
-}

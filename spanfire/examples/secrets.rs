@@ -47,15 +47,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let response = client
         .post(format!("{with_credentials}/post?token=s3cr3t&q=weather"))
         .bearer_auth("t0ken")
-        .json(&serde_json::json!({ "user": { "name": "alice", "password": "hunter2", "pin": 1234 } }))
+        .json(
+            &serde_json::json!({ "user": { "name": "alice", "password": "hunter2", "pin": 1234 } }),
+        )
         .send()
         .await?;
     let echo: serde_json::Value = response.json().await?;
     // The server got the real values; only the telemetry is redacted.
     println!("server received: {}", echo["json"]);
 
-    let closed = client.get("http://127.0.0.1:9/get?api_key=k-123").send().await;
-    println!("request to a closed port failed as expected: {}", closed.is_err());
+    let closed = client
+        .get("http://127.0.0.1:9/get?api_key=k-123")
+        .send()
+        .await;
+    println!(
+        "request to a closed port failed as expected: {}",
+        closed.is_err()
+    );
 
     telemetry.shutdown()?;
     Ok(())

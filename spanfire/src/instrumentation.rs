@@ -10,10 +10,11 @@ use opentelemetry::InstrumentationScope;
 use crate::exclude::ExcludedUrls;
 use crate::headers::{HeaderCapture, Selection};
 use crate::hooks::{OnRequest, OnResponse, RequestInfo, ResponseOutcome, UrlFilter};
-use opentelemetry::trace::SpanRef;
 use crate::metrics::Metrics;
 use crate::secrets::{self, Secrets};
+use crate::semconv::SemconvStability;
 use crate::tracer::RequestTracer;
+use opentelemetry::trace::SpanRef;
 
 /// Env var that turns on `capture_all` (`true`/`1`); an explicit setter wins over it.
 pub const ENV_CAPTURE_ALL: &str = "SPANFIRE_HTTP_CLIENT_CAPTURE_ALL";
@@ -51,6 +52,7 @@ pub struct HttpClientInstrumentation {
     sensitive_names: Vec<String>,
     excluded_urls: ExcludedUrls,
     propagation: Propagation,
+    semconv_stability: Option<SemconvStability>,
 }
 
 /// Where trace context is injected.
@@ -299,6 +301,18 @@ impl HttpClientInstrumentation {
         self
     }
 
+    /// Which HTTP semantic conventions to follow: the stable names only, or the stable and the
+    /// old (pre-1.21) names side by side plus the old `http.client.duration` histogram (ms), for
+    /// dashboards written against the old names (see [`SemconvStability`] for the mapping).
+    ///
+    /// Default: what `OTEL_SEMCONV_STABILITY_OPT_IN` asks for (`http/dup` in its comma-separated
+    /// list: [`SemconvStability::Duplicate`]), read once when the front end is built; else
+    /// [`SemconvStability::Stable`]. An explicit setter wins over the env var.
+    pub fn semconv_stability(mut self, stability: SemconvStability) -> Self {
+        self.semconv_stability = Some(stability);
+        self
+    }
+
     /// Builds the shared state every front end uses.
     pub(crate) fn build(&self) -> Arc<Inner> {
         let env_all = env_flag(ENV_CAPTURE_ALL);
@@ -324,13 +338,23 @@ impl HttpClientInstrumentation {
             .metrics
             .clone()
             .unwrap_or_else(Metrics::for_global_provider);
+        let semconv = self
+            .semconv_stability
+            .unwrap_or_else(|| SemconvStability::from_env_with(|k| std::env::var(k).ok()));
+        let metrics = if semconv.duplicate() {
+            metrics.with_old_duration()
+        } else {
+            metrics
+        };
         let span_attribute_room =
-            span_attribute_room(&headers, capture_request_body || capture_response_body);
+            span_attribute_room(&headers, capture_request_body || capture_response_body)
+                + if semconv.duplicate() { 12 } else { 0 };
         Arc::new(Inner {
             span_attribute_room,
             tracer,
             metrics,
             opt_in_metrics: self.opt_in_metrics,
+            semconv_duplicate: semconv.duplicate(),
             request_hook: self.request_hook.clone(),
             response_hook: self.response_hook.clone(),
             url_filter: self.url_filter.clone(),
@@ -415,6 +439,8 @@ pub(crate) struct Inner {
     pub(crate) tracer: RequestTracer,
     pub(crate) metrics: Metrics,
     pub(crate) opt_in_metrics: bool,
+    /// `http/dup`: the old attribute names are emitted beside the stable ones.
+    pub(crate) semconv_duplicate: bool,
     pub(crate) request_hook: Option<Arc<dyn OnRequest>>,
     pub(crate) response_hook: Option<Arc<dyn OnResponse>>,
     pub(crate) url_filter: Option<Arc<dyn UrlFilter>>,
@@ -461,6 +487,7 @@ impl fmt::Debug for HttpClientInstrumentation {
             .field("sensitive_names", &self.sensitive_names)
             .field("excluded_urls", &self.excluded_urls)
             .field("propagation", &self.propagation)
+            .field("semconv_stability", &self.semconv_stability)
             .finish_non_exhaustive()
     }
 }

@@ -36,6 +36,8 @@
 //! - `grpc`: OTLP/gRPC export. `tls`: HTTPS export (Logfire).
 //! - `tracing`: the parent of a request span is the current `tracing` span when it is bridged by
 //!   tracing-opentelemetry.
+//! - `logfire`: request spans nest under the spans of the `logfire` crate (0.13, OpenTelemetry
+//!   0.32 through tracing-opentelemetry 0.33) when no OpenTelemetry 0.33 parent is current.
 #![deny(
     missing_docs,
     missing_debug_implementations,
@@ -88,6 +90,7 @@ pub use instrumentation::{HttpClientInstrumentation, ENV_CAPTURE_ALL};
 pub use metrics::DURATION_BUCKETS;
 pub use secrets::{Secrets, DEFAULT_SECRET_PATTERNS, REDACTED, REDACTED_VALUE};
 pub use semconv::ErrorKind;
+pub use semconv::{SemconvStability, ENV_SEMCONV_STABILITY_OPT_IN, OLD_DURATION_BUCKETS_MS};
 pub use span::{
     CANCELLED_ATTRIBUTE, CAPTURE_DISABLED_ATTRIBUTE, HOOK_PANIC_EVENT, REQUEST_BODY_FORM,
     REQUEST_BODY_TEXT, RESPONSE_BODY_TEXT, RESPONSE_HEAD_EVENT,

@@ -4,13 +4,17 @@
 //! - `http.client.request.body.size`, `http.client.response.body.size` (histograms, `By`) and
 //!   `http.client.active_requests` (up-down counter): opt-in, see
 //!   [`HttpClientInstrumentation::opt_in_metrics`](crate::HttpClientInstrumentation::opt_in_metrics).
+//! - `http.client.duration` (histogram, `ms`, the old [`OLD_DURATION_BUCKETS_MS`](crate::OLD_DURATION_BUCKETS_MS),
+//!   the old attribute names): in `http/dup` mode only, see
+//!   [`SemconvStability`](crate::SemconvStability). It is created when the first instrumentation
+//!   in that mode is built on a meter provider, then shared like the others.
 //!
 //! Instruments are created once per meter provider: for the global provider, once per process
 //! (cached by the provider's identity, so `instrument_reqwest_client` may be called for every
 //! client); for a provider passed explicitly, once per `meter_provider(..)` call, shared by every
 //! client built from that instrumentation.
 
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use opentelemetry::metrics::{Histogram, Meter, MeterProvider, UpDownCounter};
 use opentelemetry::KeyValue;
@@ -28,6 +32,13 @@ pub(crate) struct Metrics {
     request_size: Histogram<u64>,
     response_size: Histogram<u64>,
     active: UpDownCounter<i64>,
+    /// The meter, for instruments created later (the old duration histogram).
+    meter: Meter,
+    /// The old `http.client.duration` histogram, created once per meter provider (shared by the
+    /// clones) when the first instrumentation in `http/dup` mode needs it.
+    old_duration_once: Arc<OnceLock<Histogram<f64>>>,
+    /// The old duration histogram, when this instrumentation records it (`http/dup`).
+    old_duration: Option<Histogram<f64>>,
 }
 
 type GlobalProvider = dyn MeterProvider + Send + Sync;
@@ -59,6 +70,26 @@ impl Metrics {
                 .with_unit("{request}")
                 .with_description("Number of active HTTP requests.")
                 .build(),
+            meter: meter.clone(),
+            old_duration_once: Arc::new(OnceLock::new()),
+            old_duration: None,
+        }
+    }
+
+    /// These instruments plus the old `http.client.duration` histogram (`http/dup` mode),
+    /// created on first use for this meter provider.
+    pub(crate) fn with_old_duration(&self) -> Self {
+        let old = self.old_duration_once.get_or_init(|| {
+            self.meter
+                .f64_histogram(crate::semconv::OLD_DURATION)
+                .with_unit("ms")
+                .with_description("measures the duration of the outbound HTTP request")
+                .with_boundaries(crate::semconv::OLD_DURATION_BUCKETS_MS.to_vec())
+                .build()
+        });
+        Metrics {
+            old_duration: Some(old.clone()),
+            ..self.clone()
         }
     }
 
@@ -81,6 +112,15 @@ impl Metrics {
 
     pub(crate) fn record_duration(&self, seconds: f64, attrs: &[KeyValue]) {
         self.duration.record(seconds, attrs);
+    }
+
+    /// Records the old `http.client.duration` (ms) with the old attribute names, in `http/dup`
+    /// mode only; otherwise does nothing.
+    pub(crate) fn record_old_duration(&self, seconds: f64, stable_attrs: &[KeyValue]) {
+        if let Some(old) = &self.old_duration {
+            let attrs = crate::semconv::old_metric_attributes(stable_attrs);
+            old.record(seconds * 1000.0, &attrs);
+        }
     }
 
     pub(crate) fn record_request_size(&self, bytes: u64, attrs: &[KeyValue]) {

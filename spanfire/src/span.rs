@@ -109,6 +109,9 @@ impl Inner {
                 Arc::clone(reason),
             ));
         }
+        if self.semconv_duplicate {
+            semconv::push_old_span_attributes(&mut attrs);
+        }
         if self.opt_in_metrics {
             self.metrics.add_active(1, &metric_attrs);
         }
@@ -177,6 +180,8 @@ fn redact_body(secrets: &crate::Secrets, text: String) -> String {
 pub(crate) struct RequestCapture {
     pub(crate) body: BodyCapture,
     secrets: crate::Secrets,
+    /// `http/dup`: also `http.request_content_length`.
+    semconv_duplicate: bool,
 }
 
 impl RequestCapture {
@@ -190,6 +195,9 @@ impl RequestCapture {
         }
         let size = i64::try_from(capture.total()).unwrap_or(i64::MAX);
         span.set_attribute(KeyValue::new(semattr::HTTP_REQUEST_BODY_SIZE, size));
+        if self.semconv_duplicate {
+            span.set_attribute(KeyValue::new(semconv::HTTP_REQUEST_CONTENT_LENGTH, size));
+        }
         let recorded = match capture.payload() {
             Payload::Form => capture.form_json().map(|f| (REQUEST_BODY_FORM, f)),
             _ => capture.text().map(|t| (REQUEST_BODY_TEXT, t)),
@@ -286,6 +294,10 @@ impl RequestSpan {
             s.inner.headers.record(true, head.headers, &mut attrs);
             span.set_attributes(attrs);
         }
+        if s.inner.semconv_duplicate {
+            let stable = semconv::response_attributes(head.status, head.version, peer);
+            span.set_attributes(stable.flat_map(|kv| semconv::old_span_attributes(&kv)));
+        }
         if head.status.as_u16() >= 400 {
             span.set_status(semconv::status_of_code(head.status));
         }
@@ -331,6 +343,7 @@ impl RequestSpan {
         (s.recording && s.inner.capture_request_body).then(|| RequestCapture {
             body: BodyCapture::new(Payload::of(content_type(headers)), s.inner.body_limit),
             secrets: s.inner.secrets.clone(),
+            semconv_duplicate: s.inner.semconv_duplicate,
         })
     }
 
@@ -395,6 +408,10 @@ impl State {
             Ending::Complete if self.head_received && self.recording => {
                 let size = i64::try_from(self.body_bytes).unwrap_or(i64::MAX);
                 span.set_attribute(KeyValue::new(semattr::HTTP_RESPONSE_BODY_SIZE, size));
+                if self.inner.semconv_duplicate {
+                    let old = semconv::HTTP_RESPONSE_CONTENT_LENGTH;
+                    span.set_attribute(KeyValue::new(old, size));
+                }
             }
             Ending::Complete => {}
             Ending::Failed(failure) => {
@@ -419,6 +436,7 @@ impl State {
         }
         let metrics = &self.inner.metrics;
         metrics.record_duration(elapsed.as_secs_f64(), &self.metric_attrs);
+        metrics.record_old_duration(elapsed.as_secs_f64(), &self.metric_attrs);
         if self.inner.opt_in_metrics {
             metrics.add_active(-1, &self.metric_attrs[..self.start_attrs]);
             if let Some(size) = self.request_body_size {

@@ -202,7 +202,7 @@ fn needs_escape(c: char) -> bool {
 }
 
 /// `GET host/path ? k='v' & k2='v2'`: host without port, query values shortened.
-fn http_message(name: &str, url_full: &str) -> String {
+pub(crate) fn http_message(name: &str, url_full: &str) -> String {
     let Ok(url) = url::Url::parse(url_full) else {
         return format!("{name} {url_full}");
     };

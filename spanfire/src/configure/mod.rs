@@ -15,6 +15,8 @@
 mod console;
 mod console_writer;
 mod export;
+mod logfire;
+mod logfire_attrs;
 mod otlp;
 mod pipeline;
 mod scrub;
@@ -32,6 +34,7 @@ pub(crate) use scrub::Scrubber;
 pub use scrub::Scrubbing;
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -59,7 +62,16 @@ pub struct ConfigureBuilder {
     logfire_token: Option<String>,
     scrubbing: Option<Scrubbing>,
     protocol: Option<OtlpProtocol>,
+    logfire_attributes: Option<bool>,
+    service_version: Option<String>,
+    environment: Option<String>,
+    send_to_logfire: Option<bool>,
+    logfire_credentials_dir: Option<PathBuf>,
+    env_source: Option<EnvSource>,
 }
+
+/// Where `finish()` reads env vars (the process environment unless a test injects a map).
+type EnvSource = Box<dyn Fn(&str) -> Option<String> + Send + Sync>;
 
 impl Default for ConfigureBuilder {
     fn default() -> Self {
@@ -73,6 +85,12 @@ impl Default for ConfigureBuilder {
             logfire_token: None,
             scrubbing: Some(Scrubbing::default()),
             protocol: None,
+            logfire_attributes: None,
+            service_version: None,
+            environment: None,
+            send_to_logfire: None,
+            logfire_credentials_dir: None,
+            env_source: None,
         }
     }
 }
@@ -80,7 +98,8 @@ impl Default for ConfigureBuilder {
 impl ConfigureBuilder {
     /// Sets the `service.name` resource attribute.
     ///
-    /// Default: `OTEL_SERVICE_NAME`, else the SDK's `unknown_service`.
+    /// Default: `LOGFIRE_SERVICE_NAME`, else `OTEL_SERVICE_NAME`, else the SDK's
+    /// `unknown_service`.
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
         self
@@ -88,7 +107,8 @@ impl ConfigureBuilder {
 
     /// Prints one line per span to stdout, Logfire-style (coloured on a TTY).
     ///
-    /// Default: on when no other destination (OTLP endpoint, Logfire token) is configured.
+    /// Default: `LOGFIRE_CONSOLE` (`true` / `false`) when set, else on when no other destination
+    /// (OTLP endpoint, Logfire) is configured.
     pub fn console(mut self, on: bool) -> Self {
         self.console = Some(on);
         self
@@ -121,11 +141,66 @@ impl ConfigureBuilder {
     }
 
     /// Sends to Pydantic Logfire with this write token (region taken from the token;
-    /// `LOGFIRE_BASE_URL` overrides the URL). HTTPS needs the `tls` feature.
+    /// `LOGFIRE_BASE_URL` overrides the URL), over HTTPS (the `tls` feature, on by default).
     ///
-    /// Default: the `LOGFIRE_TOKEN` env var, else not sent to Logfire.
+    /// Default: the `LOGFIRE_TOKEN` env var, else the `token` of
+    /// `.logfire/logfire_credentials.json` (see [`logfire_credentials_dir`]), else not sent to
+    /// Logfire.
+    ///
+    /// [`logfire_credentials_dir`]: ConfigureBuilder::logfire_credentials_dir
     pub fn logfire_token(mut self, token: impl Into<String>) -> Self {
         self.logfire_token = Some(token.into());
+        self
+    }
+
+    /// Whether to send to Logfire: `true` requires a token (no token is a configuration
+    /// error), `false` never sends, even with a token.
+    ///
+    /// Default: `LOGFIRE_SEND_TO_LOGFIRE` (`true`, `false` or `if-token-present`), else
+    /// if-token-present: sent when a token is found.
+    pub fn send_to_logfire(mut self, on: bool) -> Self {
+        self.send_to_logfire = Some(on);
+        self
+    }
+
+    /// The directory holding `logfire_credentials.json` (written by `logfire projects use` /
+    /// `logfire projects new`; its `token` and `logfire_api_url` are used when no token is set
+    /// in code or in `LOGFIRE_TOKEN`).
+    ///
+    /// Default: `LOGFIRE_CREDENTIALS_DIR`, else `.logfire` in the current directory.
+    pub fn logfire_credentials_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.logfire_credentials_dir = Some(dir.into());
+        self
+    }
+
+    /// Sets the `service.version` resource attribute.
+    ///
+    /// Default: `LOGFIRE_SERVICE_VERSION`, else `OTEL_SERVICE_VERSION`, else none.
+    pub fn service_version(mut self, version: impl Into<String>) -> Self {
+        self.service_version = Some(version.into());
+        self
+    }
+
+    /// Sets the deployment environment (`production`, `staging`, …): the
+    /// `deployment.environment.name` resource attribute, which Logfire shows and filters by.
+    ///
+    /// Default: `LOGFIRE_ENVIRONMENT`, else none.
+    pub fn environment(mut self, environment: impl Into<String>) -> Self {
+        self.environment = Some(environment.into());
+        self
+    }
+
+    /// For tests: `finish()` reads spanfire's env vars (`LOGFIRE_*`, and the
+    /// `OTEL_EXPORTER_OTLP_*` endpoint and protocol) through `source` instead of the process
+    /// environment. The OpenTelemetry SDK and exporters still read their own `OTEL_*` vars.
+    ///
+    /// Default: the process environment.
+    #[doc(hidden)]
+    pub fn env_source(
+        mut self,
+        source: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+    ) -> Self {
+        self.env_source = Some(Box::new(source));
         self
     }
 
@@ -139,6 +214,18 @@ impl ConfigureBuilder {
     /// [`DEFAULT_SECRET_PATTERNS`](crate::DEFAULT_SECRET_PATTERNS)).
     pub fn scrubbing(mut self, scrubbing: impl Into<Option<Scrubbing>>) -> Self {
         self.scrubbing = scrubbing.into();
+        self
+    }
+
+    /// Adds the Logfire attributes to every span, after scrubbing: `logfire.span_type`,
+    /// `logfire.msg` (the console line's message), `logfire.level_num` (17 on error spans),
+    /// `logfire.json_schema` (which body attributes hold JSON) and `logfire.scrubbed` (what
+    /// the scrubbing stage replaced: paths and matched key parts, never values). Logfire's UI
+    /// is built on them; other backends see them as ordinary attributes.
+    ///
+    /// Default: on when spans go to Logfire (a token is configured), else off.
+    pub fn logfire_attributes(mut self, on: bool) -> Self {
+        self.logfire_attributes = Some(on);
         self
     }
 
@@ -160,21 +247,52 @@ impl ConfigureBuilder {
     ///
     /// # Errors
     /// A configuration error for an unsupported `OTEL_EXPORTER_OTLP_PROTOCOL`, an HTTPS
-    /// destination without the `tls` feature, or an invalid scrubbing pattern; a telemetry
-    /// error when an exporter cannot be built.
-    pub fn finish(self) -> Result<Telemetry, crate::Error> {
-        let env = |k: &str| std::env::var(k).ok();
+    /// destination without the `tls` feature, sending to Logfire switched on without a token,
+    /// an invalid `LOGFIRE_SEND_TO_LOGFIRE` / `LOGFIRE_CONSOLE` value or credentials file, or an
+    /// invalid scrubbing pattern; a telemetry error when an exporter cannot be built.
+    pub fn finish(mut self) -> Result<Telemetry, crate::Error> {
+        let process_env = |k: &str| std::env::var(k).ok();
+        let env_source = self.env_source.take();
+        let env: &(dyn Fn(&str) -> Option<String> + Send + Sync) = match &env_source {
+            Some(source) => source.as_ref(),
+            None => &process_env,
+        };
+        let logfire = logfire::target(
+            self.logfire_token.as_deref(),
+            self.send_to_logfire,
+            self.logfire_credentials_dir.as_deref(),
+            &env,
+        )?;
         let destinations = otlp::destinations(
             self.otlp_endpoint.as_deref(),
             &self.otlp_headers,
-            self.logfire_token.as_deref(),
+            logfire.as_ref(),
             env,
         );
         let protocol = otlp::protocol(self.protocol, env)?;
+        let console = self.console.or(logfire::console(&env)?);
         let scrubber = self.scrubbing.clone().map(scrub::Scrubber::new);
+        let settings = logfire::resource_settings(
+            self.service_name.as_deref(),
+            self.service_version.as_deref(),
+            self.environment.as_deref(),
+            &env,
+        );
         let mut resource = Resource::builder();
-        if let Some(name) = self.service_name {
+        if let Some(name) = settings.service_name {
             resource = resource.with_service_name(name);
+        }
+        if let Some(version) = settings.service_version {
+            resource = resource.with_attribute(opentelemetry::KeyValue::new(
+                opentelemetry_semantic_conventions::attribute::SERVICE_VERSION,
+                version,
+            ));
+        }
+        if let Some(environment) = settings.environment {
+            resource = resource.with_attribute(opentelemetry::KeyValue::new(
+                opentelemetry_semantic_conventions::attribute::DEPLOYMENT_ENVIRONMENT_NAME,
+                environment,
+            ));
         }
         let resource = resource.build();
         let runtime = ExportRuntime::for_protocol(protocol, !destinations.is_empty())?;
@@ -201,13 +319,18 @@ impl ConfigureBuilder {
             };
             meter = meter.with_reader(PeriodicReader::builder(metrics).build());
         }
-        if self.console.unwrap_or(destinations.is_empty()) {
+        if console.unwrap_or(destinations.is_empty()) {
             processors.push(Box::new(ConsoleProcessor::stdout()));
         }
         processors.extend(self.processors);
         let tracer_provider = SdkTracerProvider::builder()
             .with_resource(resource)
-            .with_span_processor(pipeline::Pipeline::new(scrubber, processors))
+            .with_span_processor(
+                pipeline::Pipeline::new(scrubber, processors).logfire_attributes(
+                    self.logfire_attributes
+                        .unwrap_or_else(|| destinations.iter().any(|d| d.http_only)),
+                ),
+            )
             .build();
         let meter_provider = meter.build();
         if !destinations.is_empty() {
@@ -243,6 +366,10 @@ impl fmt::Debug for ConfigureBuilder {
                 &self.logfire_token.as_ref().map(|_| "<set>"),
             )
             .field("scrubbing", &self.scrubbing)
+            .field("service_version", &self.service_version)
+            .field("environment", &self.environment)
+            .field("send_to_logfire", &self.send_to_logfire)
+            .field("logfire_credentials_dir", &self.logfire_credentials_dir)
             .finish_non_exhaustive()
     }
 }

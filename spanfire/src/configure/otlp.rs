@@ -1,6 +1,7 @@
 //! OTLP destinations: a collector (code or `OTEL_EXPORTER_OTLP_*` env vars; HTTP/protobuf,
-//! HTTP/JSON or, with the `grpc` feature, gRPC) and Pydantic Logfire (`LOGFIRE_TOKEN`, always
-//! OTLP/HTTP), each exporting traces and metrics.
+//! HTTP/JSON or, with the `grpc` feature, gRPC) and Pydantic Logfire (resolved in `logfire.rs`;
+//! always OTLP/HTTP, HTTPS through rustls with the `tls` feature), each exporting traces and
+//! metrics.
 //!
 //! Exports run on the SDK's own threads (batch span processor, periodic metric reader): HTTP
 //! with a blocking client built on a thread of its own, gRPC through spanfire's own runtime (see
@@ -27,11 +28,12 @@ pub(crate) struct Destination {
     pub(crate) http_only: bool,
 }
 
-/// The destinations configured in code or by env vars.
+/// The destinations configured in code or by env vars; `logfire` is the resolved Logfire
+/// destination (see `logfire::target`).
 pub(crate) fn destinations(
     endpoint: Option<&str>,
     headers: &HashMap<String, String>,
-    logfire_token: Option<&str>,
+    logfire: Option<&super::logfire::Target>,
     env: impl Fn(&str) -> Option<String>,
 ) -> Vec<Destination> {
     let mut out = Vec::new();
@@ -50,29 +52,10 @@ pub(crate) fn destinations(
             http_only: false,
         });
     }
-    let token = logfire_token
-        .map(str::to_owned)
-        .or_else(|| env(ENV_LOGFIRE_TOKEN));
-    if let Some(token) = token.filter(|t| !t.trim().is_empty()) {
-        let base = env(ENV_LOGFIRE_BASE_URL).unwrap_or_else(|| logfire_base_url(&token).to_owned());
-        let base = base.trim_end_matches('/');
-        out.push(Destination {
-            traces: Some(format!("{base}/v1/traces")),
-            metrics: Some(format!("{base}/v1/metrics")),
-            headers: HashMap::from([("Authorization".to_owned(), token.trim().to_owned())]),
-            http_only: true,
-        });
+    if let Some(target) = logfire {
+        out.push(Destination::logfire(target));
     }
     out
-}
-
-/// The Logfire base URL for a token: its region is the third `_`-separated part
-/// (`pylf_v1_eu_...`); US when there is none.
-pub(crate) fn logfire_base_url(token: &str) -> &'static str {
-    match token.split('_').nth(2) {
-        Some("eu") => "https://logfire-eu.pydantic.dev",
-        _ => "https://logfire-us.pydantic.dev",
-    }
 }
 
 /// The OTLP protocol of the collector destination.
@@ -126,14 +109,28 @@ fn http_protocol(protocol: OtlpProtocol) -> Protocol {
 
 fn check_scheme(url: Option<&String>) -> Result<(), crate::Error> {
     match url {
-        Some(u) if u.starts_with("https://") && !cfg!(feature = "tls") => Err(
-            crate::Error::config(format!("{u} needs TLS: enable spanfire's `tls` feature")),
-        ),
+        Some(u) if u.starts_with("https://") && !cfg!(feature = "tls") => {
+            Err(crate::Error::config(format!(
+                "{u} needs TLS: enable spanfire's `tls` feature (on by default)"
+            )))
+        }
         _ => Ok(()),
     }
 }
 
 impl Destination {
+    /// Pydantic Logfire: OTLP/HTTP to `<base>/v1/traces` and `/v1/metrics`,
+    /// `Authorization: <token>`.
+    pub(crate) fn logfire(target: &super::logfire::Target) -> Destination {
+        let base = target.base_url.trim_end_matches('/');
+        Destination {
+            traces: Some(format!("{base}/v1/traces")),
+            metrics: Some(format!("{base}/v1/metrics")),
+            headers: HashMap::from([("Authorization".to_owned(), target.token.clone())]),
+            http_only: true,
+        }
+    }
+
     /// The protocol this destination uses when `configured` is the configured one.
     pub(crate) fn protocol(&self, configured: OtlpProtocol) -> OtlpProtocol {
         if self.http_only && configured == OtlpProtocol::Grpc {
@@ -277,32 +274,58 @@ mod tests {
     }
 
     #[test]
-    fn logfire_region_comes_from_the_token_and_base_url_overrides() {
-        let d = destinations(
-            None,
-            &HashMap::new(),
-            None,
-            env_of(&[("LOGFIRE_TOKEN", "pylf_v1_eu_abc")]),
-        );
+    fn logfire_target_becomes_an_http_destination_with_the_token() {
+        let target = super::super::logfire::Target {
+            token: "pylf_v1_eu_abc".to_owned(),
+            base_url: "https://logfire-eu.pydantic.dev/".to_owned(),
+        };
+        let d = destinations(None, &HashMap::new(), Some(&target), env_of(&[]));
+        assert_eq!(d.len(), 1);
         assert_eq!(
             d[0].traces.as_deref(),
             Some("https://logfire-eu.pydantic.dev/v1/traces")
         );
-        assert_eq!(d[0].headers["Authorization"], "pylf_v1_eu_abc");
-        let d = destinations(
-            None,
-            &HashMap::new(),
-            None,
-            env_of(&[
-                ("LOGFIRE_TOKEN", "pylf_v1_us_x"),
-                ("LOGFIRE_BASE_URL", "http://127.0.0.1:9/"),
-            ]),
-        );
         assert_eq!(
             d[0].metrics.as_deref(),
-            Some("http://127.0.0.1:9/v1/metrics")
+            Some("https://logfire-eu.pydantic.dev/v1/metrics")
         );
-        assert_eq!(logfire_base_url("weird"), "https://logfire-us.pydantic.dev");
+        assert_eq!(d[0].headers["Authorization"], "pylf_v1_eu_abc");
+        assert_eq!(
+            d[0].protocol(OtlpProtocol::Grpc),
+            OtlpProtocol::HttpProtobuf
+        );
+        let both = destinations(
+            Some("http://c:4318"),
+            &HashMap::new(),
+            Some(&target),
+            env_of(&[]),
+        );
+        assert_eq!(both.len(), 2, "collector and Logfire side by side");
+    }
+
+    /// The default feature set (with `tls`) builds the Logfire exporters for an https URL: the
+    /// blocking reqwest client with rustls (aws-lc-rs provider, no process-level provider
+    /// installed) builds without panicking. No network is needed to build.
+    #[test]
+    fn https_logfire_exporters_build_with_tls_or_fail_clearly_without() {
+        let target = super::super::logfire::Target {
+            token: "pylf_v1_us_abc".to_owned(),
+            base_url: "https://logfire-us.pydantic.dev".to_owned(),
+        };
+        let d = Destination::logfire(&target);
+        for protocol in [OtlpProtocol::HttpProtobuf, OtlpProtocol::HttpJson] {
+            let spans = d.span_exporter(protocol);
+            let metrics = d.metric_exporter(protocol);
+            if cfg!(feature = "tls") {
+                assert!(spans.is_ok(), "{:?}", spans.err());
+                assert!(metrics.is_ok(), "{:?}", metrics.err());
+            } else {
+                let err = spans.unwrap_err();
+                assert!(err.is_config(), "{err}");
+                assert!(err.to_string().contains("needs TLS"), "{err}");
+                assert!(metrics.unwrap_err().is_config());
+            }
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
-//! The span processor `configure()` installs: scrubs each ended span once, then hands it to
-//! every destination (console, OTLP batch processors, user processors).
+//! The span processor `configure()` installs: scrubs each ended span once, adds the Logfire
+//! attributes (when on), then hands it to every destination (console, OTLP batch processors,
+//! user processors).
 
 use std::time::Duration;
 
@@ -8,12 +9,14 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
+use super::logfire_attrs;
 use super::scrub::Scrubber;
 
 #[derive(Debug)]
 pub(crate) struct Pipeline {
     scrubber: Option<Scrubber>,
     processors: Vec<Box<dyn SpanProcessor>>,
+    logfire_attributes: bool,
 }
 
 impl Pipeline {
@@ -21,7 +24,14 @@ impl Pipeline {
         Pipeline {
             scrubber,
             processors,
+            logfire_attributes: false,
         }
+    }
+
+    /// Adds the Logfire attributes (see [`logfire_attrs`]) to every span.
+    pub(crate) fn logfire_attributes(mut self, on: bool) -> Self {
+        self.logfire_attributes = on;
+        self
     }
 
     /// Runs `f` on every processor and returns the first error, after running all of them.
@@ -45,7 +55,13 @@ impl SpanProcessor for Pipeline {
     }
 
     fn on_end(&self, mut span: SpanData) {
-        if let Some(scrubber) = &self.scrubber {
+        if self.logfire_attributes {
+            let scrubbed = match &self.scrubber {
+                Some(scrubber) => scrubber.scrub_span_recording(&mut span),
+                None => Vec::new(),
+            };
+            logfire_attrs::add(&mut span, &scrubbed);
+        } else if let Some(scrubber) = &self.scrubber {
             scrubber.scrub_span(&mut span);
         }
         let Some((last, rest)) = self.processors.split_last() else {
@@ -69,5 +85,59 @@ impl SpanProcessor for Pipeline {
         for p in &mut self.processors {
             p.set_resource(resource);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use opentelemetry::trace::{Tracer as _, TracerProvider as _};
+    use opentelemetry::KeyValue;
+    use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SimpleSpanProcessor};
+
+    fn run(logfire_attributes: bool, scrub: bool) -> SpanData {
+        let exporter = InMemorySpanExporter::default();
+        let processors: Vec<Box<dyn SpanProcessor>> =
+            vec![Box::new(SimpleSpanProcessor::new(exporter.clone()))];
+        let scrubber = scrub.then(|| Scrubber::new(crate::Secrets::default()));
+        let provider = SdkTracerProvider::builder()
+            .with_span_processor(
+                Pipeline::new(scrubber, processors).logfire_attributes(logfire_attributes),
+            )
+            .build();
+        provider.tracer("t").in_span("work", |cx| {
+            use opentelemetry::trace::TraceContextExt as _;
+            cx.span()
+                .set_attribute(KeyValue::new("app.secret", "S3CR3T"));
+        });
+        let mut spans = exporter.get_finished_spans().unwrap();
+        assert_eq!(spans.len(), 1);
+        spans.remove(0)
+    }
+
+    fn keys(span: &SpanData) -> Vec<&str> {
+        span.attributes.iter().map(|kv| kv.key.as_str()).collect()
+    }
+
+    #[test]
+    fn logfire_attributes_only_when_on() {
+        let off = run(false, true);
+        assert_eq!(keys(&off), ["app.secret"]);
+        let on = run(true, true);
+        assert_eq!(
+            keys(&on),
+            [
+                "app.secret",
+                "logfire.span_type",
+                "logfire.msg",
+                "logfire.scrubbed"
+            ]
+        );
+        assert!(!format!("{on:?}").contains("S3CR3T"));
+        let unscrubbed = run(true, false);
+        assert_eq!(
+            keys(&unscrubbed),
+            ["app.secret", "logfire.span_type", "logfire.msg"]
+        );
     }
 }

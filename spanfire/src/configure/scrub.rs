@@ -21,7 +21,7 @@ use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 use regex::Regex;
 
-use crate::secrets::{self, Secrets, REDACTED_VALUE};
+use crate::secrets::{self, Names, Secrets, REDACTED, REDACTED_VALUE};
 
 /// Scrubbing options for [`ConfigureBuilder::scrubbing`](crate::ConfigureBuilder::scrubbing):
 /// the [`Secrets`] policy (the same type; the name says where it is used).
@@ -62,31 +62,83 @@ impl Scrubber {
 
     /// Scrubs every exit of `span` in place.
     pub(crate) fn scrub_span(&self, span: &mut SpanData) {
-        if let Cow::Owned(name) = self.text(&span.name) {
+        self.scrub_span_noting(span, None);
+    }
+
+    /// [`Scrubber::scrub_span`], also returning what it replaced: one [`Scrubbed`] per
+    /// replacement (deduplicated), with the Logfire-style path of the value and the part of
+    /// the key (or the name of the value pattern) that made it a secret — never the value.
+    pub(crate) fn scrub_span_recording(&self, span: &mut SpanData) -> Vec<Scrubbed> {
+        let mut notes = Vec::new();
+        self.scrub_span_noting(span, Some(&mut notes));
+        notes
+    }
+
+    fn scrub_span_noting(&self, span: &mut SpanData, mut out: Option<&mut Vec<Scrubbed>>) {
+        let mut found = out.is_some().then(Vec::new);
+        if let Cow::Owned(name) = self.text_noting(&span.name, found.as_mut()) {
             span.name = name.into();
         }
-        self.scrub(&mut span.attributes);
-        for event in span.events.events.iter_mut() {
-            if let Cow::Owned(name) = self.text(&event.name) {
+        flush(&mut out, &mut found, &[PathPart::key("span_name")]);
+        self.scrub_noting(
+            &mut span.attributes,
+            &mut out,
+            &[PathPart::key("attributes")],
+        );
+        for (i, event) in span.events.events.iter_mut().enumerate() {
+            if let Cow::Owned(name) = self.text_noting(&event.name, found.as_mut()) {
                 event.name = name.into();
             }
-            self.scrub(&mut event.attributes);
+            let at = [PathPart::key("otel_events"), PathPart::Index(i)];
+            flush(
+                &mut out,
+                &mut found,
+                &[at[0].clone(), at[1].clone(), PathPart::key("name")],
+            );
+            let base = [at[0].clone(), at[1].clone(), PathPart::key("attributes")];
+            self.scrub_noting(&mut event.attributes, &mut out, &base);
         }
-        for link in span.links.links.iter_mut() {
-            self.scrub(&mut link.attributes);
+        for (i, link) in span.links.links.iter_mut().enumerate() {
+            let base = [
+                PathPart::key("links"),
+                PathPart::Index(i),
+                PathPart::key("attributes"),
+            ];
+            self.scrub_noting(&mut link.attributes, &mut out, &base);
         }
         if let Status::Error { description } = &span.status {
-            if let Cow::Owned(description) = self.text(description) {
+            if let Cow::Owned(description) = self.text_noting(description, found.as_mut()) {
                 span.status = Status::error(description);
             }
+            flush(
+                &mut out,
+                &mut found,
+                &[PathPart::key("otel_status_message")],
+            );
         }
     }
 
     /// Scrubs every attribute in place.
     pub(crate) fn scrub(&self, attributes: &mut [KeyValue]) {
+        self.scrub_noting(attributes, &mut None, &[]);
+    }
+
+    /// Scrubs every attribute in place; with `out`, notes what was replaced under `base`.
+    fn scrub_noting(
+        &self,
+        attributes: &mut [KeyValue],
+        out: &mut Option<&mut Vec<Scrubbed>>,
+        base: &[PathPart],
+    ) {
         for kv in attributes.iter_mut() {
-            if let Some(value) = self.scrub_one(kv.key.as_str(), &kv.value) {
+            let mut found = out.is_some().then(Vec::new);
+            if let Some(value) = self.scrub_one(kv.key.as_str(), &kv.value, found.as_mut()) {
                 kv.value = value;
+            }
+            if found.as_ref().is_some_and(|f| !f.is_empty()) {
+                let mut at = base.to_vec();
+                at.push(PathPart::Key(kv.key.as_str().to_owned().into()));
+                flush(out, &mut found, &at);
             }
         }
     }
@@ -99,17 +151,38 @@ impl Scrubber {
         self.secrets.names().secret_part(name)
     }
 
-    fn scrub_one(&self, key: &str, value: &Value) -> Option<Value> {
+    /// The scrubbed value, `None` when nothing changed; with `found`, notes the replacements
+    /// (paths relative to the attribute).
+    fn scrub_one(
+        &self,
+        key: &str,
+        value: &Value,
+        mut found: Option<&mut Vec<Scrubbed>>,
+    ) -> Option<Value> {
         if let Some(matched) = self.secret_key(key) {
-            return scrub_whole(value, matched);
+            let scrubbed = scrub_whole(value, matched);
+            if let (Some(found), Some(_)) = (found, &scrubbed) {
+                note(found, Vec::new(), matched);
+            }
+            return scrubbed;
         }
         match value {
             Value::String(text) => self
-                .string(key, text.as_str())
+                .string(key, text.as_str(), found)
                 .map(|s| Value::String(s.into())),
             Value::Array(Array::String(items)) => {
-                let scrubbed: Vec<Option<String>> =
-                    items.iter().map(|s| self.string(key, s.as_str())).collect();
+                let mut scrubbed: Vec<Option<String>> = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    let mut in_item = found.is_some().then(Vec::new);
+                    scrubbed.push(self.string(key, item.as_str(), in_item.as_mut()));
+                    if let (Some(found), Some(in_item)) = (found.as_deref_mut(), in_item) {
+                        for n in in_item {
+                            let mut path = vec![PathPart::Index(i)];
+                            path.extend(n.path);
+                            note(found, path, n.matched);
+                        }
+                    }
+                }
                 if scrubbed.iter().all(Option::is_none) {
                     return None;
                 }
@@ -125,23 +198,55 @@ impl Scrubber {
     }
 
     /// A string attribute value, scrubbed as its key says; `None` when nothing changed.
-    fn string(&self, key: &str, text: &str) -> Option<String> {
+    fn string(&self, key: &str, text: &str, found: Option<&mut Vec<Scrubbed>>) -> Option<String> {
         let names = self.secrets.names();
         let scrubbed = match header_name(key) {
             Some(name) if secrets::is_url_header(name) => {
                 secrets::redact_url_header(name, text, names)
             }
             None if is_url_key(key) => self.secrets.redact_url(text),
-            _ => self.text(text),
+            _ => {
+                return match self.text_noting(text, found) {
+                    Cow::Owned(s) => Some(s),
+                    Cow::Borrowed(_) => None,
+                }
+            }
         };
         match scrubbed {
-            Cow::Owned(s) => Some(s),
+            Cow::Owned(s) => {
+                if let Some(found) = found {
+                    explain_url(text, names, found);
+                }
+                Some(s)
+            }
             Cow::Borrowed(_) => None,
         }
     }
 
     /// Free text: the policy's text redaction, then the value patterns.
     fn text<'t>(&self, text: &'t str) -> Cow<'t, str> {
+        self.text_with(text, None)
+    }
+
+    /// [`Scrubber::text`]; with `found`, notes what was replaced (paths relative to the text).
+    fn text_noting<'t>(&self, text: &'t str, found: Option<&mut Vec<Scrubbed>>) -> Cow<'t, str> {
+        let Some(found) = found else {
+            return self.text(text);
+        };
+        let mut patterns = Vec::new();
+        let scrubbed = self.text_with(text, Some(&mut patterns));
+        if let Cow::Owned(_) = scrubbed {
+            explain_text(text, self.secrets.names(), &patterns, found);
+        }
+        scrubbed
+    }
+
+    /// Free text; the names of the value patterns that matched go to `patterns`.
+    fn text_with<'t>(
+        &self,
+        text: &'t str,
+        mut patterns: Option<&mut Vec<&'static str>>,
+    ) -> Cow<'t, str> {
         let names = self.secrets.names();
         let redacted = secrets::redact_text(text, names, &marker);
         let Some(values) = &self.values else {
@@ -155,6 +260,9 @@ impl Scrubber {
                 .find(|&i| caps.get(i).is_some())
                 .and_then(|i| VALUE_PATTERNS.get(i - 1))
                 .map_or("secret", |(name, _)| name);
+            if let Some(patterns) = patterns.as_deref_mut() {
+                patterns.push(which);
+            }
             marker(which)
         });
         Cow::Owned(replaced.into_owned())
@@ -188,6 +296,341 @@ fn scrub_whole(value: &Value, matched: &str) -> Option<Value> {
         }
         Value::String(s) if s.as_str() == REDACTED_VALUE => None,
         _ => Some(Value::String(marker(matched).into())),
+    }
+}
+
+/// One replacement made by the scrubbing stage, as Logfire records it in `logfire.scrubbed`:
+/// the path of the replaced value (`["attributes", "<key>", <JSON keys and indices>…]`,
+/// `["otel_events", i, "attributes", "<key>"]`, `["links", i, "attributes", "<key>"]`,
+/// `["span_name"]`, `["otel_events", i, "name"]`, `["otel_status_message"]`) and the part of
+/// the key that named a secret — or, for a secret found by its value, the name of the value
+/// pattern (`jwt`, `bearer`, …), `userinfo` for URL credentials. Never the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Scrubbed {
+    pub(crate) path: Vec<PathPart>,
+    pub(crate) matched: String,
+}
+
+/// A step of a [`Scrubbed`] path: a key or an array index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PathPart {
+    Key(Cow<'static, str>),
+    Index(usize),
+}
+
+impl PathPart {
+    const fn key(key: &'static str) -> PathPart {
+        PathPart::Key(Cow::Borrowed(key))
+    }
+
+    fn owned(key: &str) -> PathPart {
+        PathPart::Key(Cow::Owned(key.to_owned()))
+    }
+}
+
+/// Adds a note unless the same one is there already.
+fn note(found: &mut Vec<Scrubbed>, path: Vec<PathPart>, matched: impl Into<String>) {
+    let note = Scrubbed {
+        path,
+        matched: matched.into(),
+    };
+    if !found.contains(&note) {
+        found.push(note);
+    }
+}
+
+/// Moves the notes in `found` (relative paths) to `out`, under `base`.
+fn flush(
+    out: &mut Option<&mut Vec<Scrubbed>>,
+    found: &mut Option<Vec<Scrubbed>>,
+    base: &[PathPart],
+) {
+    let (Some(out), Some(found)) = (out.as_deref_mut(), found.as_mut()) else {
+        return;
+    };
+    for n in found.drain(..) {
+        let mut path = base.to_vec();
+        path.extend(n.path);
+        note(out, path, n.matched);
+    }
+}
+
+// What a text redaction replaced. `secrets::redact_text` and `redact_url` only return the
+// result; these scans of the original text mirror their passes (same delimiters, same "already
+// redacted" rules) to say where and why. They only run when recording and when the text did
+// change; a change none of them explains is still noted, as `secret`.
+
+/// Notes for free text changed by [`Scrubber::text_with`].
+fn explain_text(text: &str, names: &Names, patterns: &[&str], found: &mut Vec<Scrubbed>) {
+    let before = found.len();
+    let mut replaced = Vec::new();
+    if text.contains('"') {
+        json_notes(text, names, &mut replaced, found);
+    }
+    if text.contains('=') {
+        pair_notes(text, names, &replaced, found);
+    }
+    if text.contains("://") {
+        userinfo_notes(text, found);
+    }
+    if text.contains(": ") {
+        line_notes(text, names, &replaced, found);
+    }
+    for pattern in patterns {
+        note(found, Vec::new(), *pattern);
+    }
+    if found.len() == before {
+        note(found, Vec::new(), "secret");
+    }
+}
+
+/// Notes for a URL changed by the URL redaction.
+fn explain_url(text: &str, names: &Names, found: &mut Vec<Scrubbed>) {
+    let before = found.len();
+    pair_notes(text, names, &[], found);
+    userinfo_notes(text, found);
+    if found.len() == before {
+        note(found, Vec::new(), "secret");
+    }
+}
+
+/// JSON values of secret keys, with their JSON paths; the replaced value ranges go to
+/// `replaced`. Mirrors `secrets::json::scrub_json_values` (a tolerant scanner: cut JSON,
+/// JSON inside other text).
+fn json_notes(
+    text: &str,
+    names: &Names,
+    replaced: &mut Vec<(usize, usize)>,
+    found: &mut Vec<Scrubbed>,
+) {
+    enum Frame {
+        Object(Option<String>),
+        Array(usize),
+    }
+    let bytes = text.as_bytes();
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' => stack.push(Frame::Object(None)),
+            b'[' => stack.push(Frame::Array(0)),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Array(n)) => *n += 1,
+                Some(Frame::Object(key)) => *key = None,
+                None => {}
+            },
+            b'"' => {
+                let key_end = json_string_end(bytes, i);
+                let colon = skip_whitespace(bytes, key_end);
+                if !(colon < bytes.len() && bytes[colon] == b':' && key_end > i + 1) {
+                    i = key_end;
+                    continue;
+                }
+                let raw = &text[i + 1..key_end - 1];
+                // an escaped key is judged by the name it spells
+                let key = if raw.contains('\\') {
+                    serde_json::from_str::<String>(&format!("\"{raw}\"")).ok()
+                } else {
+                    Some(raw.to_owned())
+                };
+                let name = key.as_deref().unwrap_or(raw);
+                if let Some(Frame::Object(current)) = stack.last_mut() {
+                    *current = Some(name.to_owned());
+                }
+                let Some(matched) = key.as_deref().and_then(|k| names.secret_part(k)) else {
+                    i = key_end;
+                    continue;
+                };
+                let start = skip_whitespace(bytes, colon + 1);
+                let end = json_value_end(bytes, start);
+                if !json_already_redacted(&text[start..end]) {
+                    let mut path: Vec<PathPart> = stack
+                        .iter()
+                        .filter_map(|frame| match frame {
+                            Frame::Object(key) => key.as_deref().map(PathPart::owned),
+                            Frame::Array(n) => Some(PathPart::Index(*n)),
+                        })
+                        .collect();
+                    if !matches!(stack.last(), Some(Frame::Object(_))) {
+                        path.push(PathPart::owned(name));
+                    }
+                    note(found, path, matched);
+                    replaced.push((start, end));
+                }
+                i = end;
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+}
+
+fn inside(ranges: &[(usize, usize)], at: usize) -> bool {
+    ranges
+        .iter()
+        .any(|&(start, end)| (start..end).contains(&at))
+}
+
+/// Secret `key=value` pairs (queries, forms, log lines); mirrors the pairs pass.
+fn pair_notes(text: &str, names: &Names, skip: &[(usize, usize)], found: &mut Vec<Scrubbed>) {
+    let is_key_byte = |b: u8| {
+        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'%' | b'+' | b'[' | b']')
+    };
+    let ends_value =
+        |b: u8| b.is_ascii_whitespace() || matches!(b, b'&' | b'#' | b'"' | b'<' | b'>' | b'\\');
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(eq) = bytes[i..].iter().position(|&b| b == b'=').map(|p| i + p) {
+        let key_start = bytes[..eq]
+            .iter()
+            .rposition(|&b| !is_key_byte(b))
+            .map_or(0, |p| p + 1);
+        let value_end = bytes[eq + 1..]
+            .iter()
+            .position(|&b| ends_value(b))
+            .map_or(bytes.len(), |p| eq + 1 + p);
+        let value = &text[eq + 1..value_end];
+        if key_start < eq && !value.is_empty() && !text_already_redacted(value) && !inside(skip, eq)
+        {
+            if let Some(matched) = url_key_secret_part(&text[key_start..eq], names) {
+                note(found, Vec::new(), matched);
+            }
+        }
+        i = value_end.max(eq + 1);
+    }
+}
+
+/// `scheme://user:password@`; mirrors the userinfo pass.
+fn userinfo_notes(text: &str, found: &mut Vec<Scrubbed>) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(sep) = text[i..].find("://").map(|p| i + p) {
+        let start = sep + 3;
+        let end = bytes[start..]
+            .iter()
+            .position(|&b| {
+                b.is_ascii_whitespace() || matches!(b, b'/' | b'?' | b'#' | b'"' | b'<' | b'>')
+            })
+            .map_or(bytes.len(), |p| start + p);
+        if let Some(at) = bytes[start..end].iter().rposition(|&b| b == b'@') {
+            if at > 0 && &text[start..start + at] != "REDACTED:REDACTED" {
+                note(found, Vec::new(), "userinfo");
+            }
+        }
+        i = end.max(start);
+    }
+}
+
+/// `Secret-Name: value` lines; mirrors the lines pass.
+fn line_notes(text: &str, names: &Names, skip: &[(usize, usize)], found: &mut Vec<Scrubbed>) {
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(colon) = text[i..].find(": ").map(|p| i + p) {
+        let key_start = bytes[..colon]
+            .iter()
+            .rposition(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')))
+            .map_or(0, |p| p + 1);
+        let value_start = colon + 2;
+        let value_end = bytes[value_start..]
+            .iter()
+            .position(|&b| matches!(b, b'\r' | b'\n' | b'"' | b';' | b'&'))
+            .map_or(bytes.len(), |p| value_start + p);
+        let value = &text[value_start..value_end];
+        if key_start < colon
+            && !value.trim().is_empty()
+            && !text_already_redacted(value)
+            && !inside(skip, colon)
+        {
+            if let Some(matched) = names.secret_part(&text[key_start..colon]) {
+                note(found, Vec::new(), matched);
+            }
+        }
+        i = value_end.max(value_start);
+    }
+}
+
+/// The matched part of a possibly url-encoded key (`api%5Fkey`), decoded.
+fn url_key_secret_part(key: &str, names: &Names) -> Option<String> {
+    if !key.contains(['%', '+']) {
+        return names.secret_part(key).map(str::to_owned);
+    }
+    let decoded: String = url::form_urlencoded::parse(key.as_bytes())
+        .map(|(k, _)| k)
+        .collect();
+    names.secret_part(&decoded).map(str::to_owned)
+}
+
+/// A `key=value` or line value that a redaction already replaced.
+fn text_already_redacted(value: &str) -> bool {
+    value.starts_with(REDACTED) || value.starts_with('[')
+}
+
+/// A JSON value that a redaction already replaced.
+fn json_already_redacted(value: &str) -> bool {
+    value == "\"[REDACTED]\"" || value == "\"REDACTED\"" || value.starts_with("\"[Scrubbed due to ")
+}
+
+/// The index just past the JSON string starting at `start` (a `"`), or the end of a cut text.
+fn json_string_end(bytes: &[u8], start: usize) -> usize {
+    let mut i = start + 1;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\\' => i += 2,
+            b'"' => return i + 1,
+            _ => i += 1,
+        }
+    }
+    bytes.len()
+}
+
+fn skip_whitespace(bytes: &[u8], mut i: usize) -> usize {
+    while i < bytes.len() && bytes[i].is_ascii_whitespace() {
+        i += 1;
+    }
+    i
+}
+
+/// The index just past the JSON value starting at `start` (balanced, or the end of a cut text).
+fn json_value_end(bytes: &[u8], start: usize) -> usize {
+    match bytes.get(start) {
+        None => start,
+        Some(b'"') => json_string_end(bytes, start).min(bytes.len()),
+        Some(b'{' | b'[') => {
+            let mut depth = 0usize;
+            let mut i = start;
+            while i < bytes.len() {
+                match bytes[i] {
+                    b'"' => {
+                        i = json_string_end(bytes, i);
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            return i + 1;
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            bytes.len()
+        }
+        Some(_) => {
+            let mut i = start;
+            while i < bytes.len()
+                && !matches!(bytes[i], b',' | b'}' | b']')
+                && !bytes[i].is_ascii_whitespace()
+            {
+                i += 1;
+            }
+            i
+        }
     }
 }
 
@@ -342,6 +785,157 @@ mod tests {
             assert!(!all.contains(secret), "{secret} in {all}");
         }
         assert_eq!(span.name, "GET /u?token=REDACTED");
+    }
+
+    fn span_with(attributes: Vec<KeyValue>) -> SpanData {
+        use opentelemetry::trace::{SpanContext, SpanId, SpanKind};
+        let now = std::time::SystemTime::now();
+        SpanData {
+            span_context: SpanContext::empty_context(),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Client,
+            name: "POST".into(),
+            start_time: now,
+            end_time: now,
+            attributes,
+            dropped_attributes_count: 0,
+            events: Default::default(),
+            links: Default::default(),
+            status: Status::Unset,
+            instrumentation_scope: opentelemetry::InstrumentationScope::builder("t").build(),
+        }
+    }
+
+    fn path(parts: &[&str]) -> Vec<PathPart> {
+        parts
+            .iter()
+            .map(|p| match p.parse::<usize>() {
+                Ok(n) => PathPart::Index(n),
+                Err(_) => PathPart::owned(p),
+            })
+            .collect()
+    }
+
+    fn notes(list: &[(&[&str], &str)]) -> Vec<Scrubbed> {
+        list.iter()
+            .map(|(p, m)| Scrubbed {
+                path: path(p),
+                matched: (*m).to_owned(),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn recording_notes_paths_and_matched_parts_never_values() {
+        use opentelemetry::trace::Event;
+        let arr = |v: &[&str]| {
+            let items: Vec<StringValue> =
+                v.iter().map(|s| StringValue::from(s.to_string())).collect();
+            Value::Array(items.into())
+        };
+        let mut span = span_with(vec![
+            KeyValue::new("app.password", "V1secret"),
+            KeyValue::new(
+                "http.request.body.text",
+                r#"{"user":{"password":"V2secret"},"items":[{"a":1},{"api_key":"V3secret"}],"n":1}"#,
+            ),
+            KeyValue::new("http.request.header.x-api-key", arr(&["V4secret"])),
+            KeyValue::new("http.request.header.authorization", arr(&["[REDACTED]"])),
+            KeyValue::new(
+                "http.response.header.x-note",
+                arr(&["ok", "token=V5secret"]),
+            ),
+            KeyValue::new("url.full", "http://h/p?q=1&access_token=V6secret"),
+            KeyValue::new(
+                "app.note",
+                "jwt eyJhbGciOi.eyJzdWIiOiIx.V7secret; Cookie: V8secret",
+            ),
+            KeyValue::new("http.response.body.text", r#"{"password":"[REDACTED]"}"#),
+            KeyValue::new("app.clean", "nothing here"),
+        ]);
+        span.events.events.push(Event::new(
+            "exception",
+            std::time::SystemTime::now(),
+            vec![KeyValue::new(
+                "exception.message",
+                "login with secret=V9secret",
+            )],
+            0,
+        ));
+        span.status = Status::error("failed: password=V10secret");
+        let before = span.clone();
+        let got = scrubber().scrub_span_recording(&mut span);
+        let want = notes(&[
+            (&["attributes", "app.password"], "password"),
+            (
+                &["attributes", "http.request.body.text", "user", "password"],
+                "password",
+            ),
+            (
+                &[
+                    "attributes",
+                    "http.request.body.text",
+                    "items",
+                    "1",
+                    "api_key",
+                ],
+                "api_key",
+            ),
+            (&["attributes", "http.request.header.x-api-key"], "api-key"),
+            (&["attributes", "http.response.header.x-note", "1"], "token"),
+            (&["attributes", "url.full"], "token"),
+            (&["attributes", "app.note"], "Cookie"),
+            (&["attributes", "app.note"], "jwt"),
+            (
+                &["otel_events", "0", "attributes", "exception.message"],
+                "secret",
+            ),
+            (&["otel_status_message"], "password"),
+        ]);
+        assert_eq!(got, want);
+        let listed = format!("{got:?}");
+        for n in 1..=10 {
+            let value = format!("V{n}secret");
+            assert!(!listed.contains(&value), "{value} in {listed}");
+            assert!(!format!("{span:?}").contains(&value), "{value} in the span");
+        }
+        // recording changes nothing about the scrubbing itself
+        let mut plain = before;
+        scrubber().scrub_span(&mut plain);
+        assert_eq!(format!("{plain:?}"), format!("{span:?}"));
+    }
+
+    #[test]
+    fn recording_tracks_json_paths_in_cut_and_nested_text() {
+        let cases: [(&str, Vec<Scrubbed>); 5] = [
+            (
+                r#"{"a":{"secret":"abc...[truncated]"#,
+                notes(&[(&["a", "secret"], "secret")]),
+            ),
+            (
+                r#"[{"x":[1,2]},{"token":{"deep":1}},{"y":{"pwd":"p"}}]"#,
+                notes(&[(&["1", "token"], "token"), (&["2", "y", "pwd"], "pwd")]),
+            ),
+            (
+                r#"{"q":"has \"password\": inside","n":{"passwd":1}}"#,
+                notes(&[(&["n", "passwd"], "passwd")]),
+            ),
+            (
+                r#"{"api\u005fkey":"k","ok":"token=[REDACTED]"}"#,
+                notes(&[(&["api_key"], "api_key")]),
+            ),
+            (
+                r#"log line "password": "p" and key=1"#,
+                notes(&[(&["password"], "password"), (&[], "key")]),
+            ),
+        ];
+        for (text, want) in cases {
+            let mut found = Vec::new();
+            let out = scrubber().text_noting(text, Some(&mut found));
+            assert!(matches!(out, Cow::Owned(_)), "{text}");
+            assert_eq!(found, want, "{text}");
+        }
     }
 
     #[test]

@@ -25,8 +25,18 @@ pub(crate) fn scrub_json_values<'t>(
         let key_end = string_end(bytes, i);
         let colon = skip_whitespace(bytes, key_end);
         let is_key = colon < bytes.len() && bytes[colon] == b':' && key_end > i + 1;
-        let marker = is_key.then(|| secret(&text[i + 1..key_end - 1])).flatten();
-        let Some(marker) = marker else {
+        if !is_key {
+            // A string value may hold JSON of its own (an echoed request body, a log line):
+            // redacted inside, then written back as a JSON string.
+            if let Some(nested) = nested_json(&text[i..key_end], &secret) {
+                out.push_str(&text[copied..i]);
+                out.push_str(&nested);
+                copied = key_end;
+            }
+            i = key_end;
+            continue;
+        }
+        let Some(marker) = secret(&text[i + 1..key_end - 1]) else {
             i = key_end;
             continue;
         };
@@ -48,6 +58,42 @@ pub(crate) fn scrub_json_values<'t>(
     }
     out.push_str(&text[copied..]);
     Cow::Owned(out)
+}
+
+/// `literal` (a JSON string with its quotes, perhaps cut off) redacted inside, when it holds
+/// escaped JSON with a secret key; `None` when there is nothing to redact.
+fn nested_json(literal: &str, secret: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+    if !literal.contains("\\\"") {
+        return None;
+    }
+    // A cut-off literal (truncated capture) is closed first, without a dangling escape.
+    let closed = !(literal.len() < 2 || !literal.ends_with('"') || ends_in_escape(&literal[..literal.len() - 1]));
+    let mut owned;
+    let complete: &str = if closed {
+        literal
+    } else {
+        owned = literal.to_owned();
+        while ends_in_escape(&owned) || owned.ends_with('\\') {
+            owned.pop();
+        }
+        owned.push('"');
+        &owned
+    };
+    let inner: String = serde_json::from_str(complete).ok()?;
+    let redacted = match scrub_json_values(&inner, secret) {
+        Cow::Owned(redacted) => redacted,
+        Cow::Borrowed(_) => return None,
+    };
+    let mut written = serde_json::to_string(&redacted).ok()?;
+    if !closed {
+        written.pop();
+    }
+    Some(written)
+}
+
+/// Whether `text` ends inside an escape sequence (an odd number of trailing backslashes).
+fn ends_in_escape(text: &str) -> bool {
+    text.bytes().rev().take_while(|&b| b == b'\\').count() % 2 == 1
 }
 
 /// A value some redaction already replaced (`"[REDACTED]"`, a scrubbing marker).
@@ -166,10 +212,24 @@ mod tests {
                 r#"[{"a":[1,2]},{":password":"X:password"}]"#,
             ),
             (
+                // a string that holds `"secret": value` is scanned as the JSON it may be
                 r#"{"q":"has \"password\": inside","x":1}"#,
-                r#"{"q":"has \"password\": inside","x":1}"#,
+                r#"{"q":"has \"password\": \"X:password\"","x":1}"#,
             ),
             ("plain text, not json", "plain text, not json"),
+            (
+                r#"{"data":"{\"password\":\"hunter2\",\"n\":1}","x":1}"#,
+                r#"{"data":"{\"password\":\"X:password\",\"n\":1}","x":1}"#,
+            ),
+            (
+                r#"{"data":"{\"user\":{\"token\":\"S3\"},\"q\":\"a\\\"b\"}"}"#,
+                r#"{"data":"{\"user\":{\"token\":\"X:token\"},\"q\":\"a\\\"b\"}"}"#,
+            ),
+            (
+                r#"{"data":"{\"password\":\"hun...[truncated]"#,
+                r#"{"data":"{\"password\":\"X:password\""#,
+            ),
+            (r#"{"data":"say \"hi\""}"#, r#"{"data":"say \"hi\""}"#),
             (
                 r#"{"é":"ü","password":"ß"}"#,
                 r#"{"é":"ü","password":"X:password"}"#,

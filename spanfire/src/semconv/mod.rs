@@ -6,6 +6,7 @@
 
 mod attrs;
 mod error_type;
+mod stability;
 
 pub(crate) use attrs::{
     error_type_of_code, method_attr, protocol_version, request_start_attributes,
@@ -13,3 +14,8 @@ pub(crate) use attrs::{
 };
 pub(crate) use error_type::classify;
 pub use error_type::ErrorKind;
+pub(crate) use stability::{
+    old_metric_attributes, old_span_attributes, push_old_span_attributes,
+    HTTP_REQUEST_CONTENT_LENGTH, HTTP_RESPONSE_CONTENT_LENGTH, OLD_DURATION,
+};
+pub use stability::{SemconvStability, ENV_SEMCONV_STABILITY_OPT_IN, OLD_DURATION_BUCKETS_MS};

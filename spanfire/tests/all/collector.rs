@@ -497,3 +497,126 @@ fn export_needs_no_async_runtime() {
     let records = received(&file, &service, |r| !r.is_empty());
     assert_eq!(records[0]["name"], "work");
 }
+
+/// What a local OTLP/HTTP receiver got: `METHOD /path`, headers and body of each request.
+type OtlpRequests = std::sync::Arc<std::sync::Mutex<Vec<(String, http::HeaderMap, bytes::Bytes)>>>;
+
+/// An in-process OTLP/HTTP receiver on 127.0.0.1 that records whole requests and answers 200.
+async fn otlp_receiver() -> (String, OtlpRequests) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let received = OtlpRequests::default();
+    let seen = received.clone();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let seen = seen.clone();
+            let service =
+                hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                    let seen = seen.clone();
+                    async move {
+                        let line = format!("{} {}", req.method(), req.uri().path());
+                        let headers = req.headers().clone();
+                        let body = http_body_util::BodyExt::collect(req.into_body())
+                            .await
+                            .map(|b| b.to_bytes())
+                            .unwrap_or_default();
+                        seen.lock().unwrap().push((line, headers, body));
+                        Ok::<_, std::convert::Infallible>(http::Response::new(
+                            http_body_util::Full::new(bytes::Bytes::new()),
+                        ))
+                    }
+                });
+            tokio::spawn(async move {
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    });
+    (format!("http://{addr}"), received)
+}
+
+/// The OTLP/JSON resource attributes of an export body, as `key -> string value`.
+fn resource_attributes(body: &[u8], signal: &str) -> std::collections::HashMap<String, String> {
+    let json: Json = serde_json::from_slice(body).expect("an OTLP/JSON body");
+    json[signal][0]["resource"]["attributes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no resource in {json}"))
+        .iter()
+        .filter_map(|kv| {
+            Some((
+                kv["key"].as_str()?.to_owned(),
+                kv["value"]["stringValue"].as_str()?.to_owned(),
+            ))
+        })
+        .collect()
+}
+
+/// Logfire's settings come from the (injected) environment the way the Logfire SDKs read
+/// them: the token as `Authorization`, the base URL, and service name, version and
+/// environment on the resource of both traces and metrics. No process env var is set.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logfire_settings_from_the_environment_reach_the_receiver() {
+    let (base_url, received) = otlp_receiver().await;
+    let service = unique_service("logfire-env");
+    let env: std::collections::HashMap<&'static str, String> = [
+        ("LOGFIRE_TOKEN", "pylf_v1_eu_envtoken".to_owned()),
+        ("LOGFIRE_BASE_URL", base_url),
+        ("LOGFIRE_SERVICE_NAME", service.clone()),
+        ("LOGFIRE_SERVICE_VERSION", "4.5.6".to_owned()),
+        ("LOGFIRE_ENVIRONMENT", "staging".to_owned()),
+        ("LOGFIRE_SEND_TO_LOGFIRE", "if-token-present".to_owned()),
+        ("LOGFIRE_CONSOLE", "false".to_owned()),
+    ]
+    .into_iter()
+    .collect();
+    let empty_dir = std::env::temp_dir().join(format!("spanfire-no-creds-{}", std::process::id()));
+    let app = TestServer::start().await;
+    let telemetry = spanfire::configure()
+        .env_source(move |k| env.get(k).cloned())
+        .logfire_credentials_dir(empty_dir)
+        .otlp_protocol(spanfire::OtlpProtocol::HttpJson)
+        .install_globals(false)
+        .finish()
+        .unwrap();
+    let client = instrumented(&telemetry).instrument_reqwest(reqwest::Client::new());
+    client
+        .get(app.url("/get"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let stats = telemetry.export_stats();
+    telemetry.shutdown().unwrap();
+    assert_eq!(stats.exported(), 1, "the span reached the receiver");
+    let requests = received.lock().unwrap().clone();
+    for (path, signal) in [
+        ("POST /v1/traces", "resourceSpans"),
+        ("POST /v1/metrics", "resourceMetrics"),
+    ] {
+        let (_, headers, body) = requests
+            .iter()
+            .find(|(line, _, _)| line == path)
+            .unwrap_or_else(|| {
+                panic!(
+                    "no {path} in {:?}",
+                    requests.iter().map(|r| &r.0).collect::<Vec<_>>()
+                )
+            });
+        assert_eq!(headers["authorization"], "pylf_v1_eu_envtoken");
+        assert_eq!(headers["content-type"], "application/json");
+        let attributes = resource_attributes(body, signal);
+        assert_eq!(attributes["service.name"], service, "{path}");
+        assert_eq!(attributes["service.version"], "4.5.6", "{path}");
+        assert_eq!(
+            attributes["deployment.environment.name"], "staging",
+            "{path}"
+        );
+    }
+    assert!(
+        !app.received()[0].contains_key("authorization"),
+        "exporter traffic is not the application's"
+    );
+}

@@ -9,6 +9,10 @@ mod frontends;
 mod hostile;
 mod httpbin;
 mod leak;
+mod logfire_attrs;
+#[cfg(feature = "logfire")]
+mod logfire_crate;
 mod metrics;
 mod options;
 mod reqwest_client;
+mod semconv_dup;

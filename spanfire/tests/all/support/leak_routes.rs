@@ -36,6 +36,7 @@ pub const JSON_PASSWORD: &str = "LEAK56a";
 pub const JSON_API_KEY: &str = "LEAK56b";
 pub const JSON_TOKEN_1: &str = "LEAK56c";
 pub const JSON_TOKEN_2: &str = "LEAK56d";
+pub const JSON_ECHOED_PASSWORD: &str = "LEAK56e";
 pub const FORM_PASSWORD: &str = "LEAK57a";
 pub const FORM_TOKEN: &str = "LEAK57b";
 pub const TEXT_TOKEN: &str = "LEAK58a";
@@ -64,6 +65,10 @@ pub const RESPONSE_MARKERS: &[(&str, &str)] = &[
     (JSON_API_KEY, "JSON response body items[0].api_key"),
     (JSON_TOKEN_1, "JSON response body tokens[0]"),
     (JSON_TOKEN_2, "JSON response body tokens[1]"),
+    (
+        JSON_ECHOED_PASSWORD,
+        "JSON response body: escaped JSON in a string value (httpbin's `data` echo)",
+    ),
     (FORM_PASSWORD, "form response body password"),
     (FORM_TOKEN, "form response body token (after a newline)"),
     (TEXT_TOKEN, "text/plain response body token="),
@@ -156,6 +161,8 @@ fn secret_body(request_content_type: &str) -> (&'static str, String) {
             "user": {"password": JSON_PASSWORD},
             "items": [{"api_key": JSON_API_KEY}],
             "tokens": [JSON_TOKEN_1, JSON_TOKEN_2],
+            // an echoed request body, as httpbin returns it: JSON inside a JSON string
+            "data": serde_json::json!({"password": JSON_ECHOED_PASSWORD}).to_string(),
         });
         ("application/json", json.to_string())
     }
