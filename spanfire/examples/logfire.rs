@@ -29,7 +29,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "project_url": "https://logfire.pydantic.dev/example/example",
         "logfire_api_url": logfire_url,
     });
-    std::fs::write(dir.join("logfire_credentials.json"), credentials.to_string())?;
+    std::fs::write(
+        dir.join("logfire_credentials.json"),
+        credentials.to_string(),
+    )?;
 
     let telemetry = spanfire::configure()
         .service_name("logfire-example")

@@ -128,6 +128,7 @@ impl HeaderCapture {
     }
 
     /// Whether the value of the (lowercase) header `name` is replaced by `[REDACTED]`.
+    #[cfg(any(test, feature = "__fuzz"))]
     pub(crate) fn is_sensitive(&self, name: &str) -> bool {
         treatment(&self.secrets, name) == Treatment::Secret
     }
@@ -143,8 +144,8 @@ impl HeaderCapture {
         };
         let names = self.secrets.names();
         let redacted = match treatment {
-            Treatment::Url => secrets::redact_url_header(name, &text, names),
-            _ => secrets::redact_text(&text, names, &|_| REDACTED_VALUE.to_owned()),
+            Treatment::Url => secrets::redact_url_header(name, &text, names, None),
+            _ => secrets::redact_text(&text, names, &|_| REDACTED_VALUE.to_owned(), None),
         };
         match redacted {
             std::borrow::Cow::Owned(s) => s.into(),

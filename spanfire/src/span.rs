@@ -169,7 +169,7 @@ impl Inner {
 /// Captured body text with the values of secret JSON keys (and, for text, of secret
 /// `key=value` pairs) redacted.
 fn redact_body(secrets: &crate::Secrets, text: String) -> String {
-    match secrets::redact_text(&text, secrets.names(), &|_| REDACTED_VALUE.to_owned()) {
+    match secrets::redact_text(&text, secrets.names(), &|_| REDACTED_VALUE.to_owned(), None) {
         std::borrow::Cow::Owned(redacted) => redacted,
         std::borrow::Cow::Borrowed(_) => text,
     }

@@ -110,10 +110,17 @@ async fn receive(req: Request<Incoming>, inbox: &Mutex<Inbox>) -> Response<Full<
         return status(500);
     };
     let decoded = match request.path.as_str() {
-        "/v1/traces" => ExportTraceServiceRequest::decode(body).map(|r| inbox.spans.extend(spans(r))),
+        "/v1/traces" => {
+            ExportTraceServiceRequest::decode(body).map(|r| inbox.spans.extend(spans(r)))
+        }
         "/v1/metrics" => ExportMetricsServiceRequest::decode(body).map(|r| {
-            let names = r.resource_metrics.into_iter().flat_map(|rm| rm.scope_metrics);
-            inbox.metrics.extend(names.flat_map(|sm| sm.metrics).map(|m| m.name));
+            let names = r
+                .resource_metrics
+                .into_iter()
+                .flat_map(|rm| rm.scope_metrics);
+            inbox
+                .metrics
+                .extend(names.flat_map(|sm| sm.metrics).map(|m| m.name));
         }),
         _ => return status(404),
     };
@@ -133,7 +140,10 @@ fn status(code: u16) -> Response<Full<Bytes>> {
 fn spans(request: ExportTraceServiceRequest) -> Vec<ReceivedSpan> {
     let mut out = Vec::new();
     for rs in request.resource_spans {
-        let resource = rs.resource.map(|r| attributes(&r.attributes)).unwrap_or_default();
+        let resource = rs
+            .resource
+            .map(|r| attributes(&r.attributes))
+            .unwrap_or_default();
         for span in rs.scope_spans.into_iter().flat_map(|ss| ss.spans) {
             out.push(ReceivedSpan {
                 name: span.name,

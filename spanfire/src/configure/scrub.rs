@@ -21,7 +21,8 @@ use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 use regex::Regex;
 
-use crate::secrets::{self, Names, Secrets, REDACTED, REDACTED_VALUE};
+pub(crate) use crate::secrets::PathPart;
+use crate::secrets::{self, note, Secrets, REDACTED_VALUE};
 
 /// Scrubbing options for [`ConfigureBuilder::scrubbing`](crate::ConfigureBuilder::scrubbing):
 /// the [`Secrets`] policy (the same type; the name says where it is used).
@@ -119,6 +120,7 @@ impl Scrubber {
     }
 
     /// Scrubs every attribute in place.
+    #[cfg(any(test, feature = "__fuzz"))]
     pub(crate) fn scrub(&self, attributes: &mut [KeyValue]) {
         self.scrub_noting(attributes, &mut None, &[]);
     }
@@ -197,58 +199,32 @@ impl Scrubber {
         }
     }
 
-    /// A string attribute value, scrubbed as its key says; `None` when nothing changed.
+    /// A string attribute value, scrubbed as its key says; `None` when nothing changed. With
+    /// `found`, notes the replacements (paths relative to the value).
     fn string(&self, key: &str, text: &str, found: Option<&mut Vec<Scrubbed>>) -> Option<String> {
         let names = self.secrets.names();
         let scrubbed = match header_name(key) {
             Some(name) if secrets::is_url_header(name) => {
-                secrets::redact_url_header(name, text, names)
+                secrets::redact_url_header(name, text, names, found)
             }
-            None if is_url_key(key) => self.secrets.redact_url(text),
-            _ => {
-                return match self.text_noting(text, found) {
-                    Cow::Owned(s) => Some(s),
-                    Cow::Borrowed(_) => None,
-                }
-            }
+            None if is_url_key(key) => secrets::redact_url_noting(text, names, found),
+            _ => self.text_noting(text, found),
         };
         match scrubbed {
-            Cow::Owned(s) => {
-                if let Some(found) = found {
-                    explain_url(text, names, found);
-                }
-                Some(s)
-            }
+            Cow::Owned(s) => Some(s),
             Cow::Borrowed(_) => None,
         }
     }
 
-    /// Free text: the policy's text redaction, then the value patterns.
-    fn text<'t>(&self, text: &'t str) -> Cow<'t, str> {
-        self.text_with(text, None)
-    }
-
-    /// [`Scrubber::text`]; with `found`, notes what was replaced (paths relative to the text).
-    fn text_noting<'t>(&self, text: &'t str, found: Option<&mut Vec<Scrubbed>>) -> Cow<'t, str> {
-        let Some(found) = found else {
-            return self.text(text);
-        };
-        let mut patterns = Vec::new();
-        let scrubbed = self.text_with(text, Some(&mut patterns));
-        if let Cow::Owned(_) = scrubbed {
-            explain_text(text, self.secrets.names(), &patterns, found);
-        }
-        scrubbed
-    }
-
-    /// Free text; the names of the value patterns that matched go to `patterns`.
-    fn text_with<'t>(
+    /// Free text: the policy's text redaction, then the value patterns; with `found`, notes
+    /// what was replaced (paths relative to the text; a value pattern is noted by its name).
+    fn text_noting<'t>(
         &self,
         text: &'t str,
-        mut patterns: Option<&mut Vec<&'static str>>,
+        mut found: Option<&mut Vec<Scrubbed>>,
     ) -> Cow<'t, str> {
         let names = self.secrets.names();
-        let redacted = secrets::redact_text(text, names, &marker);
+        let redacted = secrets::redact_text(text, names, &marker, found.as_deref_mut());
         let Some(values) = &self.values else {
             return redacted;
         };
@@ -260,8 +236,8 @@ impl Scrubber {
                 .find(|&i| caps.get(i).is_some())
                 .and_then(|i| VALUE_PATTERNS.get(i - 1))
                 .map_or("secret", |(name, _)| name);
-            if let Some(patterns) = patterns.as_deref_mut() {
-                patterns.push(which);
+            if let Some(found) = found.as_deref_mut() {
+                note(found, Vec::new(), which);
             }
             marker(which)
         });
@@ -304,40 +280,10 @@ fn scrub_whole(value: &Value, matched: &str) -> Option<Value> {
 /// `["otel_events", i, "attributes", "<key>"]`, `["links", i, "attributes", "<key>"]`,
 /// `["span_name"]`, `["otel_events", i, "name"]`, `["otel_status_message"]`) and the part of
 /// the key that named a secret — or, for a secret found by its value, the name of the value
-/// pattern (`jwt`, `bearer`, …), `userinfo` for URL credentials. Never the value.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Scrubbed {
-    pub(crate) path: Vec<PathPart>,
-    pub(crate) matched: String,
-}
-
-/// A step of a [`Scrubbed`] path: a key or an array index.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum PathPart {
-    Key(Cow<'static, str>),
-    Index(usize),
-}
-
-impl PathPart {
-    const fn key(key: &'static str) -> PathPart {
-        PathPart::Key(Cow::Borrowed(key))
-    }
-
-    fn owned(key: &str) -> PathPart {
-        PathPart::Key(Cow::Owned(key.to_owned()))
-    }
-}
-
-/// Adds a note unless the same one is there already.
-fn note(found: &mut Vec<Scrubbed>, path: Vec<PathPart>, matched: impl Into<String>) {
-    let note = Scrubbed {
-        path,
-        matched: matched.into(),
-    };
-    if !found.contains(&note) {
-        found.push(note);
-    }
-}
+/// pattern (`jwt`, `bearer`, …), `userinfo` for URL credentials. Never the value. The secrets
+/// module's redactions note what they replace; this stage puts their notes under the path of
+/// the value they were in.
+pub(crate) type Scrubbed = secrets::Found;
 
 /// Moves the notes in `found` (relative paths) to `out`, under `base`.
 fn flush(
@@ -352,285 +298,6 @@ fn flush(
         let mut path = base.to_vec();
         path.extend(n.path);
         note(out, path, n.matched);
-    }
-}
-
-// What a text redaction replaced. `secrets::redact_text` and `redact_url` only return the
-// result; these scans of the original text mirror their passes (same delimiters, same "already
-// redacted" rules) to say where and why. They only run when recording and when the text did
-// change; a change none of them explains is still noted, as `secret`.
-
-/// Notes for free text changed by [`Scrubber::text_with`].
-fn explain_text(text: &str, names: &Names, patterns: &[&str], found: &mut Vec<Scrubbed>) {
-    let before = found.len();
-    let mut replaced = Vec::new();
-    if text.contains('"') {
-        json_notes(text, names, &mut replaced, found);
-    }
-    if text.contains('=') {
-        pair_notes(text, names, &replaced, found);
-    }
-    if text.contains("://") {
-        userinfo_notes(text, found);
-    }
-    if text.contains(": ") {
-        line_notes(text, names, &replaced, found);
-    }
-    for pattern in patterns {
-        note(found, Vec::new(), *pattern);
-    }
-    if found.len() == before {
-        note(found, Vec::new(), "secret");
-    }
-}
-
-/// Notes for a URL changed by the URL redaction.
-fn explain_url(text: &str, names: &Names, found: &mut Vec<Scrubbed>) {
-    let before = found.len();
-    pair_notes(text, names, &[], found);
-    userinfo_notes(text, found);
-    if found.len() == before {
-        note(found, Vec::new(), "secret");
-    }
-}
-
-/// JSON values of secret keys, with their JSON paths; the replaced value ranges go to
-/// `replaced`. Mirrors `secrets::json::scrub_json_values` (a tolerant scanner: cut JSON,
-/// JSON inside other text).
-fn json_notes(
-    text: &str,
-    names: &Names,
-    replaced: &mut Vec<(usize, usize)>,
-    found: &mut Vec<Scrubbed>,
-) {
-    enum Frame {
-        Object(Option<String>),
-        Array(usize),
-    }
-    let bytes = text.as_bytes();
-    let mut stack: Vec<Frame> = Vec::new();
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'{' => stack.push(Frame::Object(None)),
-            b'[' => stack.push(Frame::Array(0)),
-            b'}' | b']' => {
-                stack.pop();
-            }
-            b',' => match stack.last_mut() {
-                Some(Frame::Array(n)) => *n += 1,
-                Some(Frame::Object(key)) => *key = None,
-                None => {}
-            },
-            b'"' => {
-                let key_end = json_string_end(bytes, i);
-                let colon = skip_whitespace(bytes, key_end);
-                if !(colon < bytes.len() && bytes[colon] == b':' && key_end > i + 1) {
-                    i = key_end;
-                    continue;
-                }
-                let raw = &text[i + 1..key_end - 1];
-                // an escaped key is judged by the name it spells
-                let key = if raw.contains('\\') {
-                    serde_json::from_str::<String>(&format!("\"{raw}\"")).ok()
-                } else {
-                    Some(raw.to_owned())
-                };
-                let name = key.as_deref().unwrap_or(raw);
-                if let Some(Frame::Object(current)) = stack.last_mut() {
-                    *current = Some(name.to_owned());
-                }
-                let Some(matched) = key.as_deref().and_then(|k| names.secret_part(k)) else {
-                    i = key_end;
-                    continue;
-                };
-                let start = skip_whitespace(bytes, colon + 1);
-                let end = json_value_end(bytes, start);
-                if !json_already_redacted(&text[start..end]) {
-                    let mut path: Vec<PathPart> = stack
-                        .iter()
-                        .filter_map(|frame| match frame {
-                            Frame::Object(key) => key.as_deref().map(PathPart::owned),
-                            Frame::Array(n) => Some(PathPart::Index(*n)),
-                        })
-                        .collect();
-                    if !matches!(stack.last(), Some(Frame::Object(_))) {
-                        path.push(PathPart::owned(name));
-                    }
-                    note(found, path, matched);
-                    replaced.push((start, end));
-                }
-                i = end;
-                continue;
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-}
-
-fn inside(ranges: &[(usize, usize)], at: usize) -> bool {
-    ranges
-        .iter()
-        .any(|&(start, end)| (start..end).contains(&at))
-}
-
-/// Secret `key=value` pairs (queries, forms, log lines); mirrors the pairs pass.
-fn pair_notes(text: &str, names: &Names, skip: &[(usize, usize)], found: &mut Vec<Scrubbed>) {
-    let is_key_byte = |b: u8| {
-        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'%' | b'+' | b'[' | b']')
-    };
-    let ends_value =
-        |b: u8| b.is_ascii_whitespace() || matches!(b, b'&' | b'#' | b'"' | b'<' | b'>' | b'\\');
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while let Some(eq) = bytes[i..].iter().position(|&b| b == b'=').map(|p| i + p) {
-        let key_start = bytes[..eq]
-            .iter()
-            .rposition(|&b| !is_key_byte(b))
-            .map_or(0, |p| p + 1);
-        let value_end = bytes[eq + 1..]
-            .iter()
-            .position(|&b| ends_value(b))
-            .map_or(bytes.len(), |p| eq + 1 + p);
-        let value = &text[eq + 1..value_end];
-        if key_start < eq && !value.is_empty() && !text_already_redacted(value) && !inside(skip, eq)
-        {
-            if let Some(matched) = url_key_secret_part(&text[key_start..eq], names) {
-                note(found, Vec::new(), matched);
-            }
-        }
-        i = value_end.max(eq + 1);
-    }
-}
-
-/// `scheme://user:password@`; mirrors the userinfo pass.
-fn userinfo_notes(text: &str, found: &mut Vec<Scrubbed>) {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while let Some(sep) = text[i..].find("://").map(|p| i + p) {
-        let start = sep + 3;
-        let end = bytes[start..]
-            .iter()
-            .position(|&b| {
-                b.is_ascii_whitespace() || matches!(b, b'/' | b'?' | b'#' | b'"' | b'<' | b'>')
-            })
-            .map_or(bytes.len(), |p| start + p);
-        if let Some(at) = bytes[start..end].iter().rposition(|&b| b == b'@') {
-            if at > 0 && &text[start..start + at] != "REDACTED:REDACTED" {
-                note(found, Vec::new(), "userinfo");
-            }
-        }
-        i = end.max(start);
-    }
-}
-
-/// `Secret-Name: value` lines; mirrors the lines pass.
-fn line_notes(text: &str, names: &Names, skip: &[(usize, usize)], found: &mut Vec<Scrubbed>) {
-    let bytes = text.as_bytes();
-    let mut i = 0;
-    while let Some(colon) = text[i..].find(": ").map(|p| i + p) {
-        let key_start = bytes[..colon]
-            .iter()
-            .rposition(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')))
-            .map_or(0, |p| p + 1);
-        let value_start = colon + 2;
-        let value_end = bytes[value_start..]
-            .iter()
-            .position(|&b| matches!(b, b'\r' | b'\n' | b'"' | b';' | b'&'))
-            .map_or(bytes.len(), |p| value_start + p);
-        let value = &text[value_start..value_end];
-        if key_start < colon
-            && !value.trim().is_empty()
-            && !text_already_redacted(value)
-            && !inside(skip, colon)
-        {
-            if let Some(matched) = names.secret_part(&text[key_start..colon]) {
-                note(found, Vec::new(), matched);
-            }
-        }
-        i = value_end.max(value_start);
-    }
-}
-
-/// The matched part of a possibly url-encoded key (`api%5Fkey`), decoded.
-fn url_key_secret_part(key: &str, names: &Names) -> Option<String> {
-    if !key.contains(['%', '+']) {
-        return names.secret_part(key).map(str::to_owned);
-    }
-    let decoded: String = url::form_urlencoded::parse(key.as_bytes())
-        .map(|(k, _)| k)
-        .collect();
-    names.secret_part(&decoded).map(str::to_owned)
-}
-
-/// A `key=value` or line value that a redaction already replaced.
-fn text_already_redacted(value: &str) -> bool {
-    value.starts_with(REDACTED) || value.starts_with('[')
-}
-
-/// A JSON value that a redaction already replaced.
-fn json_already_redacted(value: &str) -> bool {
-    value == "\"[REDACTED]\"" || value == "\"REDACTED\"" || value.starts_with("\"[Scrubbed due to ")
-}
-
-/// The index just past the JSON string starting at `start` (a `"`), or the end of a cut text.
-fn json_string_end(bytes: &[u8], start: usize) -> usize {
-    let mut i = start + 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'"' => return i + 1,
-            _ => i += 1,
-        }
-    }
-    bytes.len()
-}
-
-fn skip_whitespace(bytes: &[u8], mut i: usize) -> usize {
-    while i < bytes.len() && bytes[i].is_ascii_whitespace() {
-        i += 1;
-    }
-    i
-}
-
-/// The index just past the JSON value starting at `start` (balanced, or the end of a cut text).
-fn json_value_end(bytes: &[u8], start: usize) -> usize {
-    match bytes.get(start) {
-        None => start,
-        Some(b'"') => json_string_end(bytes, start).min(bytes.len()),
-        Some(b'{' | b'[') => {
-            let mut depth = 0usize;
-            let mut i = start;
-            while i < bytes.len() {
-                match bytes[i] {
-                    b'"' => {
-                        i = json_string_end(bytes, i);
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth = depth.saturating_sub(1);
-                        if depth == 0 {
-                            return i + 1;
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            bytes.len()
-        }
-        Some(_) => {
-            let mut i = start;
-            while i < bytes.len()
-                && !matches!(bytes[i], b',' | b'}' | b']')
-                && !bytes[i].is_ascii_whitespace()
-            {
-                i += 1;
-            }
-            i
-        }
     }
 }
 
@@ -812,7 +479,7 @@ mod tests {
             .iter()
             .map(|p| match p.parse::<usize>() {
                 Ok(n) => PathPart::Index(n),
-                Err(_) => PathPart::owned(p),
+                Err(_) => PathPart::Key(std::borrow::Cow::Owned((*p).to_owned())),
             })
             .collect()
     }
@@ -918,8 +585,12 @@ mod tests {
                 notes(&[(&["1", "token"], "token"), (&["2", "y", "pwd"], "pwd")]),
             ),
             (
+                // a string holding `"secret": value` is scanned as the JSON it may be
                 r#"{"q":"has \"password\": inside","n":{"passwd":1}}"#,
-                notes(&[(&["n", "passwd"], "passwd")]),
+                notes(&[
+                    (&["q", "password"], "password"),
+                    (&["n", "passwd"], "passwd"),
+                ]),
             ),
             (
                 r#"{"api\u005fkey":"k","ok":"token=[REDACTED]"}"#,

@@ -8,17 +8,28 @@
 
 use std::borrow::Cow;
 
-/// Replaces the values of keys for which `secret` returns a marker.
+use super::{note, Found, PathPart};
+
+/// Replaces the values of keys for which `secret` returns the matched part of the key by
+/// `"<marker(part)>"`. With `notes`, each replacement is noted with its JSON path (keys and
+/// array indices, as far as a cut text lets them be known) and the matched part.
 pub(crate) fn scrub_json_values<'t>(
     text: &'t str,
-    secret: impl Fn(&str) -> Option<String>,
+    secret: &dyn Fn(&str) -> Option<String>,
+    marker: &dyn Fn(&str) -> String,
+    mut notes: Option<&mut Vec<Found>>,
 ) -> Cow<'t, str> {
     let bytes = text.as_bytes();
     let mut out = String::new();
     let mut copied = 0;
     let mut i = 0;
+    // Where the scanner is, kept only when noting: (object key so far | array index) per level.
+    let mut path = Path::default();
     while i < bytes.len() {
         if bytes[i] != b'"' {
+            if notes.is_some() {
+                path.step(bytes[i]);
+            }
             i += 1;
             continue;
         }
@@ -28,15 +39,32 @@ pub(crate) fn scrub_json_values<'t>(
         if !is_key {
             // A string value may hold JSON of its own (an echoed request body, a log line):
             // redacted inside, then written back as a JSON string.
-            if let Some(nested) = nested_json(&text[i..key_end], &secret) {
+            let mut inner_notes = notes.is_some().then(Vec::new);
+            if let Some(nested) =
+                nested_json(&text[i..key_end], secret, marker, inner_notes.as_mut())
+            {
                 out.push_str(&text[copied..i]);
                 out.push_str(&nested);
                 copied = key_end;
+                if let (Some(notes), Some(inner)) = (notes.as_deref_mut(), inner_notes) {
+                    for found in inner {
+                        note(
+                            notes,
+                            path.here().into_iter().chain(found.path).collect(),
+                            found.matched,
+                        );
+                    }
+                }
             }
             i = key_end;
             continue;
         }
-        let Some(marker) = secret(&text[i + 1..key_end - 1]) else {
+        let raw_key = &text[i + 1..key_end - 1];
+        let key = unescaped(raw_key);
+        if notes.is_some() {
+            path.key(&key);
+        }
+        let Some(matched) = secret(&key) else {
             i = key_end;
             continue;
         };
@@ -46,9 +74,12 @@ pub(crate) fn scrub_json_values<'t>(
             i = value_end;
             continue;
         }
+        if let Some(notes) = notes.as_deref_mut() {
+            note(notes, path.at_key(&key), matched.clone());
+        }
         out.push_str(&text[copied..value_start]);
         out.push('"');
-        out.push_str(&marker);
+        out.push_str(&marker(&matched));
         out.push('"');
         copied = value_end;
         i = value_end;
@@ -60,14 +91,87 @@ pub(crate) fn scrub_json_values<'t>(
     Cow::Owned(out)
 }
 
+/// A key as written (`"pass\u0077ord"`) is judged by the name it spells.
+fn unescaped(raw: &str) -> Cow<'_, str> {
+    if !raw.contains('\\') {
+        return Cow::Borrowed(raw);
+    }
+    match serde_json::from_str::<String>(&format!("\"{raw}\"")) {
+        Ok(key) => Cow::Owned(key),
+        Err(_) => Cow::Borrowed(raw),
+    }
+}
+
+/// The JSON path of the scanner's position, for notes.
+#[derive(Default)]
+struct Path(Vec<Level>);
+
+enum Level {
+    Object(Option<String>),
+    Array(usize),
+}
+
+impl Path {
+    /// Follows a structural byte outside strings.
+    fn step(&mut self, byte: u8) {
+        match byte {
+            b'{' => self.0.push(Level::Object(None)),
+            b'[' => self.0.push(Level::Array(0)),
+            b'}' | b']' => {
+                self.0.pop();
+            }
+            b',' => match self.0.last_mut() {
+                Some(Level::Array(n)) => *n += 1,
+                Some(Level::Object(key)) => *key = None,
+                None => {}
+            },
+            _ => {}
+        }
+    }
+
+    /// Notes the key just read in the current object.
+    fn key(&mut self, key: &str) {
+        if let Some(Level::Object(current)) = self.0.last_mut() {
+            *current = Some(key.to_owned());
+        }
+    }
+
+    /// The path of the value being read.
+    fn here(&self) -> Vec<PathPart> {
+        self.0
+            .iter()
+            .filter_map(|level| match level {
+                Level::Object(key) => key.clone().map(|k| PathPart::Key(k.into())),
+                Level::Array(n) => Some(PathPart::Index(*n)),
+            })
+            .collect()
+    }
+
+    /// The path of the value of `key` (also when a cut text has no enclosing object).
+    fn at_key(&self, key: &str) -> Vec<PathPart> {
+        let mut path = self.here();
+        if !matches!(self.0.last(), Some(Level::Object(_))) {
+            path.push(PathPart::Key(key.to_owned().into()));
+        }
+        path
+    }
+}
+
 /// `literal` (a JSON string with its quotes, perhaps cut off) redacted inside, when it holds
 /// escaped JSON with a secret key; `None` when there is nothing to redact.
-fn nested_json(literal: &str, secret: &dyn Fn(&str) -> Option<String>) -> Option<String> {
+fn nested_json(
+    literal: &str,
+    secret: &dyn Fn(&str) -> Option<String>,
+    marker: &dyn Fn(&str) -> String,
+    notes: Option<&mut Vec<Found>>,
+) -> Option<String> {
     if !literal.contains("\\\"") {
         return None;
     }
     // A cut-off literal (truncated capture) is closed first, without a dangling escape.
-    let closed = !(literal.len() < 2 || !literal.ends_with('"') || ends_in_escape(&literal[..literal.len() - 1]));
+    let closed = literal.len() >= 2
+        && literal.ends_with('"')
+        && !ends_in_escape(&literal[..literal.len() - 1]);
     let mut owned;
     let complete: &str = if closed {
         literal
@@ -80,7 +184,7 @@ fn nested_json(literal: &str, secret: &dyn Fn(&str) -> Option<String>) -> Option
         &owned
     };
     let inner: String = serde_json::from_str(complete).ok()?;
-    let redacted = match scrub_json_values(&inner, secret) {
+    let redacted = match scrub_json_values(&inner, secret, marker, notes) {
         Cow::Owned(redacted) => redacted,
         Cow::Borrowed(_) => return None,
     };
@@ -168,14 +272,50 @@ fn container_end(bytes: &[u8], start: usize) -> usize {
 mod tests {
     use super::*;
 
+    fn secret(k: &str) -> Option<String> {
+        ["password", "token", "secret"]
+            .iter()
+            .find(|p| k.contains(*p))
+            .map(|p| (*p).to_owned())
+    }
+
     fn scrub(text: &str) -> String {
-        let secret = |k: &str| {
-            ["password", "token", "secret"]
-                .iter()
-                .find(|p| k.contains(*p))
-                .map(|p| format!("X:{p}"))
-        };
-        scrub_json_values(text, secret).into_owned()
+        scrub_json_values(text, &secret, &|p| format!("X:{p}"), None).into_owned()
+    }
+
+    #[test]
+    fn notes_say_where_and_which_part_never_the_value() {
+        let mut notes = Vec::new();
+        let text =
+            r#"{"a":[{"x":1},{"password":"S1"}],"data":"{\"token\":\"S2\"}","secret":{"n":"S3"}}"#;
+        let out = scrub_json_values(text, &secret, &|p| format!("X:{p}"), Some(&mut notes));
+        assert!(
+            !out.contains("S1") && !out.contains("S2") && !out.contains("S3"),
+            "{out}"
+        );
+        let key = |k: &str| PathPart::Key(k.to_owned().into());
+        assert_eq!(
+            notes,
+            [
+                Found {
+                    path: vec![key("a"), PathPart::Index(1), key("password")],
+                    matched: "password".into()
+                },
+                Found {
+                    path: vec![key("data"), key("token")],
+                    matched: "token".into()
+                },
+                Found {
+                    path: vec![key("secret")],
+                    matched: "secret".into()
+                },
+            ]
+        );
+        let listed = format!("{notes:?}");
+        assert!(
+            !listed.contains("S1") && !listed.contains("S2") && !listed.contains("S3"),
+            "{listed}"
+        );
     }
 
     #[test]
@@ -244,7 +384,7 @@ mod tests {
     fn untouched_text_is_borrowed() {
         let text = r#"{"a":1}"#;
         assert!(matches!(
-            scrub_json_values(text, |_| None),
+            scrub_json_values(text, &|_| None, &|p| p.to_owned(), None),
             Cow::Borrowed(_)
         ));
     }

@@ -30,7 +30,7 @@ pub(crate) fn error_message(
             message = message.replace(url, &redacted);
         }
     }
-    redact_text(&message, names, &|_| REDACTED_VALUE.to_owned()).into_owned()
+    redact_text(&message, names, &|_| REDACTED_VALUE.to_owned(), None).into_owned()
 }
 
 #[cfg(test)]

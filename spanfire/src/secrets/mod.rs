@@ -75,7 +75,44 @@ pub use names::DEFAULT_SECRET_PATTERNS;
 pub(crate) use message::error_message;
 pub(crate) use names::Names;
 pub(crate) use text::redact_text;
+#[cfg(feature = "configure")]
+pub(crate) use url::redact_url_noting;
 pub(crate) use url::{is_url_header, redact_parsed, redact_url_header};
+
+/// One value a redaction replaced, for `logfire.scrubbed`: where (a path inside the redacted
+/// text — JSON keys and array indices; empty for a URL, a `key=value` pair or a line) and the
+/// part of the name that made it a secret (`userinfo` for URL credentials). Never the value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Found {
+    pub(crate) path: Vec<PathPart>,
+    pub(crate) matched: String,
+}
+
+/// A step of a [`Found`] path: a key or an array index.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PathPart {
+    Key(Cow<'static, str>),
+    Index(usize),
+}
+
+impl PathPart {
+    /// A key known at compile time.
+    #[cfg_attr(not(feature = "configure"), allow(dead_code))]
+    pub(crate) const fn key(key: &'static str) -> PathPart {
+        PathPart::Key(Cow::Borrowed(key))
+    }
+}
+
+/// Adds a note unless the same one is there already.
+pub(crate) fn note(notes: &mut Vec<Found>, path: Vec<PathPart>, matched: impl Into<String>) {
+    let found = Found {
+        path,
+        matched: matched.into(),
+    };
+    if !notes.contains(&found) {
+        notes.push(found);
+    }
+}
 
 /// What replaces a secret inside a URL or a `key=value` pair.
 pub const REDACTED: &str = "REDACTED";
@@ -170,14 +207,14 @@ impl Secrets {
     /// `url` with its userinfo and the values of secret query and fragment keys replaced by
     /// `REDACTED`; borrowed when there is nothing to redact.
     pub fn redact_url<'a>(&self, url: &'a str) -> Cow<'a, str> {
-        url::redact_url(url, &self.0.names)
+        url::redact_url_noting(url, &self.0.names, None)
     }
 
     /// Free text (an error message, a log line) with secret `key=value` values, userinfo, JSON
     /// values of secret keys and `Secret-Name: value` lines redacted; borrowed when there is
     /// nothing to redact.
     pub fn redact_text<'a>(&self, text: &'a str) -> Cow<'a, str> {
-        text::redact_text(text, &self.0.names, &|_| REDACTED_VALUE.to_owned())
+        text::redact_text(text, &self.0.names, &|_| REDACTED_VALUE.to_owned(), None)
     }
 
     /// The compiled matcher.

@@ -12,42 +12,36 @@
 use std::borrow::Cow;
 
 use super::names::Names;
-use super::url::is_secret_key;
-use super::REDACTED;
+use super::url::secret_key_part;
+use super::{note, Found, REDACTED};
 
 /// `text` with every secret the four passes find replaced; `json_marker(part)` is the string
-/// put in place of a JSON value whose key matched `part`.
+/// put in place of a JSON value whose key matched `part`. With `notes`, each replacement is
+/// noted (see [`Found`]).
 pub(crate) fn redact_text<'a>(
     text: &'a str,
     names: &Names,
     json_marker: &dyn Fn(&str) -> String,
+    mut notes: Option<&mut Vec<Found>>,
 ) -> Cow<'a, str> {
     let mut out = Cow::Borrowed(text);
     if text.contains('"') {
-        out = then(out, |t| redact_json(t, names, json_marker));
+        let secret = |key: &str| names.secret_part(key).map(str::to_owned);
+        let notes = notes.as_deref_mut();
+        out = then(out, |t| {
+            super::json::scrub_json_values(t, &secret, json_marker, notes)
+        });
     }
     if text.contains('=') {
-        out = then(out, |t| redact_pairs(t, names));
+        out = then(out, |t| redact_pairs(t, names, notes.as_deref_mut()));
     }
     if text.contains("://") {
-        out = then(out, redact_userinfo);
+        out = then(out, |t| redact_userinfo(t, notes.as_deref_mut()));
     }
     if text.contains(": ") {
-        out = then(out, |t| redact_lines(t, names));
+        out = then(out, |t| redact_lines(t, names, notes));
     }
     out
-}
-
-/// JSON values of secret keys, at any depth, tolerant of cut and pretty-printed JSON.
-fn redact_json<'a>(text: &'a str, names: &Names, marker: &dyn Fn(&str) -> String) -> Cow<'a, str> {
-    super::json::scrub_json_values(text, |key| {
-        if !key.contains('\\') {
-            return names.secret_part(key).map(marker);
-        }
-        // an escaped key is judged by the name it spells
-        let unescaped = serde_json::from_str::<String>(&format!("\"{key}\"")).ok()?;
-        names.secret_part(&unescaped).map(marker)
-    })
 }
 
 /// Applies `f` to the current text, keeping the borrow when `f` changed nothing.
@@ -88,7 +82,11 @@ fn replace_ranges<'a>(text: &'a str, ranges: &[(usize, usize)], with: &str) -> C
     Cow::Owned(out)
 }
 
-fn redact_pairs<'a>(text: &'a str, names: &Names) -> Cow<'a, str> {
+fn redact_pairs<'a>(
+    text: &'a str,
+    names: &Names,
+    mut notes: Option<&mut Vec<Found>>,
+) -> Cow<'a, str> {
     let bytes = text.as_bytes();
     let mut ranges = Vec::new();
     let mut i = 0;
@@ -102,19 +100,21 @@ fn redact_pairs<'a>(text: &'a str, names: &Names) -> Cow<'a, str> {
             .position(|&b| ends_pair_value(b))
             .map_or(bytes.len(), |p| eq + 1 + p);
         let value = &text[eq + 1..value_end];
-        if key_start < eq
-            && !value.is_empty()
-            && !already_redacted(value)
-            && is_secret_key(&text[key_start..eq], names)
-        {
+        let secret = (key_start < eq && !value.is_empty() && !already_redacted(value))
+            .then(|| secret_key_part(&text[key_start..eq], names))
+            .flatten();
+        if let Some(matched) = secret {
             ranges.push((eq + 1, value_end));
+            if let Some(notes) = notes.as_deref_mut() {
+                note(notes, Vec::new(), matched);
+            }
         }
         i = value_end.max(eq + 1);
     }
     replace_ranges(text, &ranges, REDACTED)
 }
 
-fn redact_userinfo(text: &str) -> Cow<'_, str> {
+fn redact_userinfo<'a>(text: &'a str, mut notes: Option<&mut Vec<Found>>) -> Cow<'a, str> {
     let bytes = text.as_bytes();
     let mut ranges = Vec::new();
     let mut i = 0;
@@ -130,6 +130,9 @@ fn redact_userinfo(text: &str) -> Cow<'_, str> {
             let userinfo = &text[start..start + at];
             if at > 0 && userinfo != "REDACTED:REDACTED" {
                 ranges.push((start, start + at));
+                if let Some(notes) = notes.as_deref_mut() {
+                    note(notes, Vec::new(), "userinfo");
+                }
             }
         }
         i = end.max(start);
@@ -137,7 +140,11 @@ fn redact_userinfo(text: &str) -> Cow<'_, str> {
     replace_ranges(text, &ranges, "REDACTED:REDACTED")
 }
 
-fn redact_lines<'a>(text: &'a str, names: &Names) -> Cow<'a, str> {
+fn redact_lines<'a>(
+    text: &'a str,
+    names: &Names,
+    mut notes: Option<&mut Vec<Found>>,
+) -> Cow<'a, str> {
     let bytes = text.as_bytes();
     let mut ranges = Vec::new();
     let mut i = 0;
@@ -152,12 +159,14 @@ fn redact_lines<'a>(text: &'a str, names: &Names) -> Cow<'a, str> {
             .position(|&b| matches!(b, b'\r' | b'\n' | b'"' | b';' | b'&'))
             .map_or(bytes.len(), |p| value_start + p);
         let value = &text[value_start..value_end];
-        if key_start < colon
-            && !value.trim().is_empty()
-            && !already_redacted(value)
-            && names.is_secret(&text[key_start..colon])
-        {
+        let secret = (key_start < colon && !value.trim().is_empty() && !already_redacted(value))
+            .then(|| names.secret_part(&text[key_start..colon]))
+            .flatten();
+        if let Some(matched) = secret {
             ranges.push((value_start, value_end));
+            if let Some(notes) = notes.as_deref_mut() {
+                note(notes, Vec::new(), matched);
+            }
         }
         i = value_end.max(value_start);
     }
@@ -170,7 +179,7 @@ mod tests {
 
     fn redact(text: &str) -> String {
         let names = Names::new(true, &[]).unwrap();
-        redact_text(text, &names, &|_| "[REDACTED]".to_owned()).into_owned()
+        redact_text(text, &names, &|_| "[REDACTED]".to_owned(), None).into_owned()
     }
 
     #[test]
@@ -204,7 +213,7 @@ mod tests {
         let marker = |_: &str| String::new();
         let text = "client error (Connect): tcp connect error";
         assert!(matches!(
-            redact_text(text, &names, &marker),
+            redact_text(text, &names, &marker, None),
             Cow::Borrowed(_)
         ));
     }

@@ -13,11 +13,20 @@
 use std::borrow::Cow;
 
 use super::names::Names;
-use super::REDACTED;
+use super::{note, Found, REDACTED};
 
 /// Returns `url` with credentials and secret query and fragment values replaced by `REDACTED`;
 /// borrows (no allocation) when there is nothing to redact.
 pub(crate) fn redact_url<'a>(url: &'a str, names: &Names) -> Cow<'a, str> {
+    redact_url_noting(url, names, None)
+}
+
+/// [`redact_url`]; with `notes`, each replacement is noted (see [`Found`]).
+pub(crate) fn redact_url_noting<'a>(
+    url: &'a str,
+    names: &Names,
+    mut notes: Option<&mut Vec<Found>>,
+) -> Cow<'a, str> {
     let userinfo = userinfo_range(url);
     let fragment = url.find('#');
     let query = query_range(url, fragment);
@@ -34,11 +43,14 @@ pub(crate) fn redact_url<'a>(url: &'a str, names: &Names) -> Cow<'a, str> {
         out.push_str(&url[..range.start]);
         out.push_str("REDACTED:REDACTED");
         pos = range.end;
+        if let Some(notes) = notes.as_deref_mut() {
+            note(notes, Vec::new(), "userinfo");
+        }
     }
     let mut copy_pairs = |range: std::ops::Range<usize>, secret: bool, out: &mut String| {
         if secret && range.start >= pos {
             out.push_str(&url[pos..range.start]);
-            redact_pairs(&url[range.clone()], names, out);
+            redact_pairs(&url[range.clone()], names, out, notes.as_deref_mut());
             pos = range.end;
         }
     };
@@ -67,9 +79,14 @@ pub(crate) fn redact_parsed<'a>(url: &'a url::Url, names: &Names) -> Cow<'a, str
 
 /// A URL-valued header (`location`, `content-location`, `referer`, `link`): the URL, or for
 /// `link` each `<URL>` in it, redacted.
-pub(crate) fn redact_url_header<'a>(name: &str, value: &'a str, names: &Names) -> Cow<'a, str> {
+pub(crate) fn redact_url_header<'a>(
+    name: &str,
+    value: &'a str,
+    names: &Names,
+    mut notes: Option<&mut Vec<Found>>,
+) -> Cow<'a, str> {
     if !name.eq_ignore_ascii_case("link") {
-        return redact_url(value, names);
+        return redact_url_noting(value, names, notes);
     }
     let mut out = String::new();
     let mut copied = 0;
@@ -78,7 +95,9 @@ pub(crate) fn redact_url_header<'a>(name: &str, value: &'a str, names: &Names) -
         let Some(close) = value[open..].find('>').map(|i| open + i) else {
             break;
         };
-        if let Cow::Owned(redacted) = redact_url(&value[open + 1..close], names) {
+        if let Cow::Owned(redacted) =
+            redact_url_noting(&value[open + 1..close], names, notes.as_deref_mut())
+        {
             out.push_str(&value[copied..=open]);
             out.push_str(&redacted);
             copied = close;
@@ -154,16 +173,25 @@ pub(crate) fn secret_key_part(key: &str, names: &Names) -> Option<String> {
     names.secret_part(&decoded).map(str::to_owned)
 }
 
-fn redact_pairs(query: &str, names: &Names, out: &mut String) {
+fn redact_pairs(query: &str, names: &Names, out: &mut String, mut notes: Option<&mut Vec<Found>>) {
     for (i, (key, value)) in pairs(query).enumerate() {
         if i > 0 {
             out.push('&');
         }
         out.push_str(key);
+        let secret = value
+            .is_some()
+            .then(|| secret_key_part(key, names))
+            .flatten();
         match value {
-            Some(_) if is_secret_key(key, names) => {
+            Some(v) if secret.is_some() => {
                 out.push('=');
                 out.push_str(REDACTED);
+                if let (Some(notes), Some(matched)) = (notes.as_deref_mut(), secret) {
+                    if v != REDACTED {
+                        note(notes, Vec::new(), matched);
+                    }
+                }
             }
             Some(v) => {
                 out.push('=');
@@ -255,7 +283,11 @@ mod tests {
             ("link", "<unclosed?token=t", "<unclosed?token=t"),
         ];
         for (name, value, want) in cases {
-            assert_eq!(redact_url_header(name, value, &names()), want, "{value}");
+            assert_eq!(
+                redact_url_header(name, value, &names(), None),
+                want,
+                "{value}"
+            );
         }
         assert!(is_url_header("Content-Location"));
         assert!(!is_url_header("content-type"));
