@@ -162,11 +162,12 @@ impl Scrubber {
         mut found: Option<&mut Vec<Scrubbed>>,
     ) -> Option<Value> {
         if let Some(matched) = self.secret_key(key) {
-            let scrubbed = scrub_whole(value, matched);
-            if let (Some(found), Some(_)) = (found, &scrubbed) {
+            // Noted also when the instrumentation already redacted it (`[REDACTED]`): Logfire's
+            // UI shows where a value was scrubbed, whichever layer did it.
+            if let Some(found) = found {
                 note(found, Vec::new(), matched);
             }
-            return scrubbed;
+            return scrub_whole(value, matched);
         }
         match value {
             Value::String(text) => self
@@ -550,10 +551,16 @@ mod tests {
                 "api_key",
             ),
             (&["attributes", "http.request.header.x-api-key"], "api-key"),
+            // already `[REDACTED]` by the instrumentation: listed, left as it is
+            (&["attributes", "http.request.header.authorization"], "auth"),
             (&["attributes", "http.response.header.x-note", "1"], "token"),
             (&["attributes", "url.full"], "token"),
             (&["attributes", "app.note"], "Cookie"),
             (&["attributes", "app.note"], "jwt"),
+            (
+                &["attributes", "http.response.body.text", "password"],
+                "password",
+            ),
             (
                 &["otel_events", "0", "attributes", "exception.message"],
                 "secret",

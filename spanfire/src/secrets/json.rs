@@ -70,12 +70,13 @@ pub(crate) fn scrub_json_values<'t>(
         };
         let value_start = skip_whitespace(bytes, colon + 1);
         let value_end = value_end(bytes, value_start);
+        // Noted also when already redacted (by the instrumentation): where it happened counts.
+        if let Some(notes) = notes.as_deref_mut() {
+            note(notes, path.at_key(&key), matched.clone());
+        }
         if already_redacted(&text[value_start..value_end]) {
             i = value_end;
             continue;
-        }
-        if let Some(notes) = notes.as_deref_mut() {
-            note(notes, path.at_key(&key), matched.clone());
         }
         out.push_str(&text[copied..value_start]);
         out.push('"');

@@ -12,7 +12,9 @@ mod leak;
 mod logfire_attrs;
 #[cfg(feature = "logfire")]
 mod logfire_crate;
+mod logfire_receiver;
 mod metrics;
 mod options;
+mod reference;
 mod reqwest_client;
 mod semconv_dup;
