@@ -49,7 +49,12 @@ impl ExcludedUrls {
     /// # Errors
     /// When a pattern in the variable does not compile.
     pub fn from_env() -> Result<Self, crate::Error> {
-        match crate::headers::env_list(ENV_EXCLUDED_URLS) {
+        Self::from_env_with(&crate::env::Env::default())
+    }
+
+    /// [`ExcludedUrls::from_env`] from the given environment source.
+    pub(crate) fn from_env_with(env: &crate::env::Env) -> Result<Self, crate::Error> {
+        match env.list(ENV_EXCLUDED_URLS) {
             Some(list) => Self::new(&list)
                 .map_err(|_| crate::Error::config(format!("{ENV_EXCLUDED_URLS}: invalid regex"))),
             None => Ok(ExcludedUrls(None)),

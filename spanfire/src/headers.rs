@@ -203,24 +203,16 @@ known_headers! {
 
 /// The headers one direction captures: those the env var lists (when set), else all or
 /// nothing as `on` says.
-pub(crate) fn selection_from_env(var: &str, on: bool) -> Result<Selection, crate::Error> {
-    match env_list(var) {
+pub(crate) fn selection_from_env(
+    env: &crate::env::Env,
+    var: &str,
+    on: bool,
+) -> Result<Selection, crate::Error> {
+    match env.list(var) {
         Some(list) => names_regex(var, &list).map(Selection::Matching),
         None if on => Ok(Selection::All),
         None => Ok(Selection::Nothing),
     }
-}
-
-/// A comma-separated env var's non-empty items, or `None` when unset or empty.
-pub(crate) fn env_list(var: &str) -> Option<Vec<String>> {
-    let raw = std::env::var(var).ok()?;
-    let items: Vec<String> = raw
-        .split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_owned)
-        .collect();
-    (!items.is_empty()).then_some(items)
 }
 
 /// One case-insensitive regex matching any of `names` in full.

@@ -52,6 +52,7 @@ pub struct HttpClientInstrumentation {
     sensitive_names: Vec<String>,
     excluded_urls: ExcludedUrls,
     propagation: Propagation,
+    env: crate::env::Env,
     semconv_stability: Option<SemconvStability>,
 }
 
@@ -313,9 +314,25 @@ impl HttpClientInstrumentation {
         self
     }
 
+    /// Reads the environment settings (`SPANFIRE_HTTP_CLIENT_*`,
+    /// `OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*`, `OTEL_SEMCONV_STABILITY_OPT_IN`) from
+    /// `source` instead of the process environment — for tests (no `set_var`, which races with
+    /// other threads) and for applications that keep their settings elsewhere. They are read
+    /// once, when a front end is built.
+    ///
+    /// Default: the process environment.
+    pub fn env_source<F>(mut self, source: F) -> Self
+    where
+        F: Fn(&str) -> Option<String> + Send + Sync + 'static,
+    {
+        self.env = crate::env::Env::new(source);
+        self
+    }
+
     /// Builds the shared state every front end uses.
     pub(crate) fn build(&self) -> Arc<Inner> {
-        let env_all = env_flag(ENV_CAPTURE_ALL);
+        let env = &self.env;
+        let env_all = env.flag(ENV_CAPTURE_ALL);
         let capture_all = self.capture_all.unwrap_or(env_all);
         let (secrets, capture_disabled) = match self.policy() {
             Ok(secrets) => (secrets, None),
@@ -329,7 +346,7 @@ impl HttpClientInstrumentation {
         let headers = self.header_capture(capture && capture_all, secrets.clone(), capture);
         let capture_request_body = capture && self.capture_request_body.unwrap_or(capture_all);
         let capture_response_body = capture && self.capture_response_body.unwrap_or(capture_all);
-        let excluded = ExcludedUrls::from_env().unwrap_or_else(|err| {
+        let excluded = ExcludedUrls::from_env_with(env).unwrap_or_else(|err| {
             warn(&err);
             ExcludedUrls::default()
         });
@@ -340,7 +357,7 @@ impl HttpClientInstrumentation {
             .unwrap_or_else(Metrics::for_global_provider);
         let semconv = self
             .semconv_stability
-            .unwrap_or_else(|| SemconvStability::from_env_with(|k| std::env::var(k).ok()));
+            .unwrap_or_else(|| SemconvStability::from_env_with(|k| env.var(k)));
         let metrics = if semconv.duplicate() {
             metrics.with_old_duration()
         } else {
@@ -378,7 +395,10 @@ impl HttpClientInstrumentation {
             .clone()
             .unwrap_or_else(secrets::process_default);
         let in_code = base.with_names_from("sensitive_headers", &self.sensitive_names)?;
-        let from_env = crate::headers::env_list(crate::headers::ENV_SANITIZE).unwrap_or_default();
+        let from_env = self
+            .env
+            .list(crate::headers::ENV_SANITIZE)
+            .unwrap_or_default();
         in_code.with_names_from(crate::headers::ENV_SANITIZE, &from_env)
     }
 
@@ -392,7 +412,7 @@ impl HttpClientInstrumentation {
             _ if !allowed => Selection::Nothing,
             Some(true) => Selection::All,
             Some(false) => Selection::Nothing,
-            None => crate::headers::selection_from_env(var, on).unwrap_or_else(|err| {
+            None => crate::headers::selection_from_env(&self.env, var, on).unwrap_or_else(|err| {
                 warn(&err);
                 Selection::Nothing
             }),
@@ -424,10 +444,6 @@ pub(crate) fn scope() -> InstrumentationScope {
     InstrumentationScope::builder(env!("CARGO_PKG_NAME"))
         .with_version(env!("CARGO_PKG_VERSION"))
         .build()
-}
-
-fn env_flag(var: &str) -> bool {
-    std::env::var(var).is_ok_and(|v| matches!(v.trim(), "1" | "true" | "TRUE" | "True" | "yes"))
 }
 
 fn warn(err: &crate::Error) {

@@ -50,6 +50,7 @@
 
 mod body;
 mod capture;
+mod env;
 mod error;
 mod exclude;
 mod extensions;

@@ -1,14 +1,19 @@
 //! Options read from the environment, and which capture option turns on what.
 //!
-//! These tests set process environment variables: nextest runs each test in its own process.
+//! The environment is passed in (`env_source`), never set on the process: the tests are safe
+//! under plain `cargo test` too, where they share one process.
 
 use opentelemetry::Value;
 
 use crate::support::*;
 
-fn set_env(key: &str, value: &str) {
-    // Safe in edition 2021; each nextest test is a process of its own.
-    std::env::set_var(key, value);
+/// An environment holding only `vars`.
+fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
+    let vars: Vec<(String, String)> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |key| vars.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
 }
 
 async fn one_post(
@@ -33,11 +38,14 @@ async fn one_post(
 
 #[tokio::test]
 async fn excluded_urls_env_var_is_honoured() {
-    set_env(spanfire::ENV_EXCLUDED_URLS, "/status/,^http://nowhere");
     let server = TestServer::start().await;
     let t = Telemetry::new();
     let client = t
         .instrumentation()
+        .env_source(env(&[(
+            spanfire::ENV_EXCLUDED_URLS,
+            "/status/,^http://nowhere",
+        )]))
         .instrument_reqwest(reqwest::Client::new());
     client.get(server.url("/status/200")).send().await.unwrap();
     assert!(t.spans().is_empty());
@@ -53,9 +61,9 @@ async fn invalid_excluded_urls_pattern_is_a_clear_error() {
 
 #[tokio::test]
 async fn capture_all_env_var_turns_on_headers_and_bodies() {
-    set_env(spanfire::ENV_CAPTURE_ALL, "true");
     let t = Telemetry::new();
-    let keys = one_post(&t, t.instrumentation()).await;
+    let on = env(&[(spanfire::ENV_CAPTURE_ALL, "true")]);
+    let keys = one_post(&t, t.instrumentation().env_source(on)).await;
     for want in [
         "http.request.body.text",
         "http.response.body.text",
@@ -70,9 +78,9 @@ async fn capture_all_env_var_turns_on_headers_and_bodies() {
 
 #[tokio::test]
 async fn explicit_setter_wins_over_the_env_var() {
-    set_env(spanfire::ENV_CAPTURE_ALL, "true");
     let t = Telemetry::new();
-    let keys = one_post(&t, t.instrumentation().capture_all(false)).await;
+    let on = env(&[(spanfire::ENV_CAPTURE_ALL, "true")]);
+    let keys = one_post(&t, t.instrumentation().env_source(on).capture_all(false)).await;
     assert!(keys.is_empty(), "{keys:?}");
 }
 
@@ -88,13 +96,15 @@ async fn each_capture_option_turns_on_only_its_part() {
 
 #[tokio::test]
 async fn header_capture_env_vars_select_and_sanitize() {
-    set_env(spanfire::ENV_CAPTURE_REQUEST, "x-app-.*,X-Trace-Me");
-    set_env(spanfire::ENV_CAPTURE_RESPONSE, "content-type");
-    set_env(spanfire::ENV_SANITIZE, "x-app-pin");
     let server = TestServer::start().await;
     let t = Telemetry::new();
     let client = t
         .instrumentation()
+        .env_source(env(&[
+            (spanfire::ENV_CAPTURE_REQUEST, "x-app-.*,X-Trace-Me"),
+            (spanfire::ENV_CAPTURE_RESPONSE, "content-type"),
+            (spanfire::ENV_SANITIZE, "x-app-pin"),
+        ]))
         .instrument_reqwest(reqwest::Client::new());
     let res = client
         .get(server.url("/get"))
@@ -115,9 +125,13 @@ async fn header_capture_env_vars_select_and_sanitize() {
 
 #[tokio::test]
 async fn capture_headers_false_overrides_the_header_env_vars() {
-    set_env(spanfire::ENV_CAPTURE_REQUEST, ".*");
     let t = Telemetry::new();
-    let keys = one_post(&t, t.instrumentation().capture_headers(false)).await;
+    let all = env(&[(spanfire::ENV_CAPTURE_REQUEST, ".*")]);
+    let keys = one_post(
+        &t,
+        t.instrumentation().env_source(all).capture_headers(false),
+    )
+    .await;
     assert!(keys.is_empty(), "{keys:?}");
 }
 
@@ -171,5 +185,31 @@ async fn configure_installs_the_w3c_propagator_with_baggage() {
     assert_eq!(
         back.baggage().get("tenant").map(|v| v.as_str().to_owned()),
         Some("acme corp".to_owned())
+    );
+}
+
+#[tokio::test]
+async fn invalid_sanitize_env_pattern_turns_capture_off_with_the_reason() {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let client = t
+        .instrumentation()
+        .capture_all(true)
+        .env_source(env(&[(spanfire::ENV_SANITIZE, "x-(unclosed")]))
+        .instrument_reqwest(reqwest::Client::new());
+    let res = client
+        .get(server.url("/get?q=1"))
+        .header("x-unclosed", "S3CR3T")
+        .send()
+        .await
+        .unwrap();
+    res.bytes().await.unwrap();
+    let attrs = attrs(&t.single());
+    let reason = attrs[spanfire::CAPTURE_DISABLED_ATTRIBUTE].to_string();
+    assert!(reason.contains(spanfire::ENV_SANITIZE), "{reason}");
+    assert!(!attrs.keys().any(|k| k.contains(".header.")), "{attrs:?}");
+    assert_eq!(
+        attrs["url.full"],
+        Value::from(server.url("/get?q=REDACTED"))
     );
 }
