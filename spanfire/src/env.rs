@@ -3,9 +3,12 @@
 use std::fmt;
 use std::sync::Arc;
 
+/// A lookup of one variable.
+type Lookup = dyn Fn(&str) -> Option<String> + Send + Sync;
+
 /// A source of environment variables: the process environment by default, a map in tests.
 #[derive(Clone)]
-pub(crate) struct Env(Option<Arc<dyn Fn(&str) -> Option<String> + Send + Sync>>);
+pub(crate) struct Env(Option<Arc<Lookup>>);
 
 impl Default for Env {
     /// The process environment.
