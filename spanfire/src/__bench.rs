@@ -13,8 +13,8 @@ use opentelemetry::KeyValue;
 use url::Url;
 
 use crate::capture::{BodyCapture, Payload};
-use crate::hooks::{RequestInfo, ResponseHead};
-use crate::instrumentation::Inner;
+use crate::exchange::{Edge, Inner, Outgoing};
+use crate::hooks::ResponseHead;
 use crate::HttpClientInstrumentation;
 
 /// The shared state of one instrumentation, built once (as a front end builds it).
@@ -49,46 +49,37 @@ impl Core {
     /// Starts a request span (URL redaction, start attributes, sampling) and ends it at once
     /// as complete.
     pub fn start_end(&self, method: &Method, url: &Url) {
-        if let Some(span) = self.0.start_span(method, url, &http::Extensions::new()) {
+        let extensions = http::Extensions::new();
+        if let Some(span) = self.0.start_span(method, url, &extensions, &Edge::GENERIC) {
             span.end_body(Ok(()));
         }
     }
 
-    /// A whole exchange: start, trace-context injection into `request_headers`, request
-    /// headers and hook, request body capture, response head, one body chunk, end.
+    /// A whole exchange through the driver every front end uses: begin (start, trace-context
+    /// injection into `request_headers`, request headers and hook, request body capture),
+    /// respond (response head), then the body read to its end in one chunk.
     pub fn exchange(&self, ex: &Exchange<'_>, request_headers: &mut HeaderMap) {
-        let Some(mut span) = self
-            .0
-            .start_span(ex.method, ex.url, &http::Extensions::new())
-        else {
-            return;
-        };
         let extensions = http::Extensions::new();
-        span.inject(ex.url.host_str(), false, request_headers);
-        span.on_request(&RequestInfo {
+        let outgoing = Outgoing {
             method: ex.method,
             url: ex.url,
             headers: request_headers,
             extensions: &extensions,
-        });
-        if let (Some(mut capture), Some(body)) =
-            (span.request_body_capture(request_headers), ex.request_body)
-        {
-            capture.body.push(body);
-            if let Some(cx) = span.context() {
-                use opentelemetry::trace::TraceContextExt;
-                capture.record(&cx.span());
-            }
-        }
+            buffered_body: ex.request_body,
+        };
+        let Some(begun) = self.0.begin(&Edge::GENERIC, outgoing) else {
+            return;
+        };
         let head = ResponseHead {
             status: ex.status,
             version: Version::HTTP_11,
             headers: ex.response_headers,
             url: Some(ex.url),
         };
-        span.on_response(ex.method, &head, ex.peer);
-        span.on_body_data(&ex.response_body);
-        span.end_body(Ok(()));
+        let body = begun
+            .exchange
+            .respond(&head, ex.peer, OneChunk(Some(ex.response_body)));
+        read_to_end(body);
     }
 
     /// The header attributes recorded for `headers` (request or response direction).
@@ -97,6 +88,31 @@ impl Core {
         self.0.headers.record(response, headers, &mut out);
         out
     }
+}
+
+/// A response body of one chunk, borrowed (no allocation, as a client's buffer would be).
+struct OneChunk<'a>(Option<&'a [u8]>);
+
+impl<'a> http_body::Body for OneChunk<'a> {
+    type Data = &'a [u8];
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<&'a [u8]>, Self::Error>>> {
+        std::task::Poll::Ready(self.0.take().map(|chunk| Ok(http_body::Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.0.is_none()
+    }
+}
+
+/// Polls `body` to its end (it never pends).
+fn read_to_end<B: http_body::Body + Unpin>(mut body: B) {
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    while let std::task::Poll::Ready(Some(_)) = std::pin::Pin::new(&mut body).poll_frame(&mut cx) {}
 }
 
 /// Captures `chunks` of a body with this Content-Type and limit; returns the recorded text.

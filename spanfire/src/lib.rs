@@ -48,27 +48,15 @@
 // Without a front end, the shared request machinery is unused (e.g. the fuzz build).
 #![cfg_attr(not(any(feature = "reqwest", feature = "tower")), allow(dead_code))]
 
-mod body;
 mod capture;
 mod env;
 mod error;
-mod exclude;
-mod extensions;
-mod headers;
-pub mod hooks;
-mod instrumentation;
-mod intern;
-mod metrics;
-mod parent;
+mod exchange;
 mod propagation;
 pub mod secrets;
 mod semconv;
-mod span;
-mod tee;
 #[cfg(test)]
 mod testing;
-mod tracer;
-mod w3c;
 
 #[cfg(feature = "__bench")]
 #[doc(hidden)]
@@ -80,31 +68,32 @@ pub mod reqwest;
 #[cfg(feature = "tower")]
 pub mod tower;
 
-pub use body::InstrumentedBody;
-pub use capture::{DEFAULT_BODY_LIMIT, TRUNCATION_MARKER};
+pub use capture::headers::{
+    ENV_CAPTURE_REQUEST, ENV_CAPTURE_RESPONSE, ENV_SANITIZE, REDACTED_HEADER_VALUE,
+};
+pub use capture::{TeeBody, DEFAULT_BODY_LIMIT, TRUNCATION_MARKER};
 pub use error::Error;
-pub use exclude::{suppress, suppressed, ExcludedUrls, ENV_EXCLUDED_URLS};
-pub use extensions::{DisablePropagation, UrlTemplate};
-pub use headers::{ENV_CAPTURE_REQUEST, ENV_CAPTURE_RESPONSE, ENV_SANITIZE, REDACTED_HEADER_VALUE};
-pub use hooks::{OnRequest, OnResponse, RequestInfo, ResponseHead, ResponseOutcome, UrlFilter};
-pub use instrumentation::{HttpClientInstrumentation, ENV_CAPTURE_ALL};
-pub use metrics::DURATION_BUCKETS;
-pub use secrets::{Secrets, DEFAULT_SECRET_PATTERNS, REDACTED, REDACTED_VALUE};
-pub use semconv::ErrorKind;
-pub use semconv::{SemconvStability, ENV_SEMCONV_STABILITY_OPT_IN, OLD_DURATION_BUCKETS_MS};
-pub use span::{
+pub use exchange::hooks;
+pub use exchange::{
+    suppress, suppressed, DisablePropagation, ExcludedUrls, HttpClientInstrumentation,
+    InstrumentedBody, UrlTemplate, DURATION_BUCKETS, ENV_CAPTURE_ALL, ENV_EXCLUDED_URLS,
+};
+pub use exchange::{
     CANCELLED_ATTRIBUTE, CAPTURE_DISABLED_ATTRIBUTE, HOOK_PANIC_EVENT, REQUEST_BODY_FORM,
     REQUEST_BODY_TEXT, RESPONSE_BODY_TEXT, RESPONSE_HEAD_EVENT,
 };
-pub use tee::TeeBody;
+pub use hooks::{OnRequest, OnResponse, RequestInfo, ResponseHead, ResponseOutcome, UrlFilter};
+pub use secrets::{Secrets, DEFAULT_SECRET_PATTERNS, REDACTED, REDACTED_VALUE};
+pub use semconv::ErrorKind;
+pub use semconv::{SemconvStability, ENV_SEMCONV_STABILITY_OPT_IN, OLD_DURATION_BUCKETS_MS};
 
 /// The OpenTelemetry API crate spanfire is built on, so hook code needs no version-matched
 /// dependency of its own (`spanfire::opentelemetry::KeyValue`).
 pub use opentelemetry;
+#[cfg(feature = "configure")]
+pub use propagation::W3cPropagator;
 /// The `url` crate of [`RequestInfo::url`] and [`UrlFilter`].
 pub use url;
-#[cfg(feature = "configure")]
-pub use w3c::W3cPropagator;
 
 #[cfg(feature = "configure")]
 pub use configure::{
@@ -128,8 +117,8 @@ pub mod __fuzz {
     use bytes::Buf;
     use opentelemetry::{Array, Value};
 
+    use crate::capture::headers::{HeaderCapture, Selection};
     use crate::capture::{BodyCapture, Payload};
-    use crate::headers::{HeaderCapture, Selection};
 
     /// Records `names_values` as request headers with every header selected (the way
     /// `capture_headers(true)` does); pairs that `http` refuses as a name or value are skipped,

@@ -17,6 +17,7 @@ mod console_writer;
 mod export;
 mod logfire;
 mod logfire_attrs;
+mod otel_env;
 mod otlp;
 mod pipeline;
 mod scrub;
@@ -98,8 +99,8 @@ impl Default for ConfigureBuilder {
 impl ConfigureBuilder {
     /// Sets the `service.name` resource attribute.
     ///
-    /// Default: `LOGFIRE_SERVICE_NAME`, else `OTEL_SERVICE_NAME`, else the SDK's
-    /// `unknown_service`.
+    /// Default: `LOGFIRE_SERVICE_NAME`, else a `service.name` in `OTEL_RESOURCE_ATTRIBUTES`,
+    /// else `OTEL_SERVICE_NAME`, else the SDK's `unknown_service:<executable>`.
     pub fn service_name(mut self, name: impl Into<String>) -> Self {
         self.service_name = Some(name.into());
         self
@@ -118,7 +119,9 @@ impl ConfigureBuilder {
     /// `http://127.0.0.1:4318`; `/v1/traces` and `/v1/metrics` are appended).
     ///
     /// Default: the `OTEL_EXPORTER_OTLP_ENDPOINT` / `..._TRACES_ENDPOINT` env vars when set
-    /// (with `..._HEADERS`, `..._PROTOCOL`, `..._TIMEOUT`), else no OTLP export.
+    /// (the signal-specific `..._TRACES_ENDPOINT` / `..._METRICS_ENDPOINT` used as they are,
+    /// the generic one with `/v1/traces` / `/v1/metrics` appended; with `..._HEADERS`,
+    /// `..._PROTOCOL`, `..._TIMEOUT`), else no OTLP export.
     pub fn otlp_endpoint(mut self, base_url: impl Into<String>) -> Self {
         self.otlp_endpoint = Some(base_url.into());
         self
@@ -134,7 +137,12 @@ impl ConfigureBuilder {
         self
     }
 
-    /// Adds a header to every OTLP export request of the collector destination.
+    /// Adds a header to every OTLP export request of the collector destination (the value is
+    /// url-decoded, as opentelemetry-otlp does with headers).
+    ///
+    /// Default: none; `OTEL_EXPORTER_OTLP_(TRACES_|METRICS_)HEADERS` (`k=v,k2=v2`, url-encoded
+    /// values) are sent to every OTLP destination, and win over a header of the same name set
+    /// here (opentelemetry-otlp adds them last).
     pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.otlp_headers.insert(name.into(), value.into());
         self
@@ -190,12 +198,19 @@ impl ConfigureBuilder {
         self
     }
 
-    /// For tests: `finish()` reads spanfire's env vars (`LOGFIRE_*`, and the
-    /// `OTEL_EXPORTER_OTLP_*` endpoint and protocol) through `source` instead of the process
-    /// environment. The OpenTelemetry SDK and exporters still read their own `OTEL_*` vars.
+    /// Where `finish()` reads its settings: every env var it uses — spanfire's `LOGFIRE_*` and
+    /// the standard `OTEL_*` ones (`OTEL_EXPORTER_OTLP_*`, `OTEL_SERVICE_NAME`,
+    /// `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER(_ARG)`, `OTEL_BSP_*`,
+    /// `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_SPAN_*_COUNT_LIMIT`) — is looked up through `source`
+    /// (`None`: unset), read the way the OpenTelemetry SDK reads them, and handed to the SDK as
+    /// explicit settings. For tests (no `std::env::set_var`, which races with other threads)
+    /// and for embedding (settings kept somewhere other than the process environment).
+    ///
+    /// One exception: opentelemetry-otlp 0.33 also adds the `OTEL_EXPORTER_OTLP_HEADERS` /
+    /// `..._<SIGNAL>_HEADERS` of the *process* environment to its requests, and has no switch
+    /// to stop it.
     ///
     /// Default: the process environment.
-    #[doc(hidden)]
     pub fn env_source(
         mut self,
         source: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
@@ -278,7 +293,12 @@ impl ConfigureBuilder {
             self.environment.as_deref(),
             &env,
         );
-        let mut resource = Resource::builder();
+        let otel = otel_env::OtelEnv::from_env(&env);
+        let mut resource = Resource::builder_empty().with_attributes(
+            otel.resource
+                .iter()
+                .map(|(k, v)| opentelemetry::KeyValue::new(k.clone(), v.clone())),
+        );
         if let Some(name) = settings.service_name {
             resource = resource.with_service_name(name);
         }
@@ -305,25 +325,33 @@ impl ConfigureBuilder {
             let driver = runtime.driver(protocol);
             let _entered = runtime.enter();
             let spans = CountingSpanExporter {
-                inner: destination.span_exporter(protocol)?,
+                inner: destination.span_exporter(protocol, &otel.traces)?,
                 stats: Arc::clone(&stats),
                 driver: driver.clone(),
             };
             processors.push(Box::new(CountingProcessor {
-                inner: BatchSpanProcessor::builder(spans).build(),
+                inner: BatchSpanProcessor::builder(spans)
+                    .with_batch_config(otel.batch.config())
+                    .build(),
                 stats: Arc::clone(&stats),
             }));
             let metrics = DrivenMetricExporter {
-                inner: destination.metric_exporter(protocol)?,
+                inner: destination.metric_exporter(protocol, &otel.metrics, otel.temporality)?,
                 driver,
             };
-            meter = meter.with_reader(PeriodicReader::builder(metrics).build());
+            meter = meter.with_reader(
+                PeriodicReader::builder(metrics)
+                    .with_interval(otel.metric_export_interval)
+                    .build(),
+            );
         }
         if console.unwrap_or(destinations.is_empty()) {
             processors.push(Box::new(ConsoleProcessor::stdout()));
         }
         processors.extend(self.processors);
         let tracer_provider = SdkTracerProvider::builder()
+            .with_sampler(otel.sampler)
+            .with_span_limits(otel.span_limits)
             .with_resource(resource)
             .with_span_processor(
                 pipeline::Pipeline::new(scrubber, processors).logfire_attributes(
@@ -391,7 +419,7 @@ pub struct Telemetry {
 fn observe_export_stats(provider: &SdkMeterProvider, stats: &Arc<Stats>) {
     let stats = Arc::clone(stats);
     provider
-        .meter_with_scope(crate::instrumentation::scope())
+        .meter_with_scope(crate::exchange::scope())
         .u64_observable_counter("spanfire.export.spans")
         .with_description("Spans handed to OTLP exporters, by outcome.")
         .with_callback(move |observer| {

@@ -12,6 +12,8 @@ use std::collections::HashMap;
 
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 
+use super::otel_env::SignalEnv;
+
 /// Env var with the Logfire write token.
 pub const ENV_LOGFIRE_TOKEN: &str = "LOGFIRE_TOKEN";
 /// Env var overriding the Logfire base URL (otherwise taken from the token's region).
@@ -20,7 +22,8 @@ pub const ENV_LOGFIRE_BASE_URL: &str = "LOGFIRE_BASE_URL";
 /// Where one OTLP exporter pair sends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Destination {
-    /// Full traces URL; `None` lets opentelemetry-otlp read the `OTEL_EXPORTER_OTLP_*` env vars.
+    /// Full traces URL; `None`: the one the `OTEL_EXPORTER_OTLP_*` env vars give (see
+    /// `otel_env::SignalEnv`).
     pub(crate) traces: Option<String>,
     pub(crate) metrics: Option<String>,
     pub(crate) headers: HashMap<String, String>,
@@ -107,15 +110,13 @@ fn http_protocol(protocol: OtlpProtocol) -> Protocol {
     }
 }
 
-fn check_scheme(url: Option<&String>) -> Result<(), crate::Error> {
-    match url {
-        Some(u) if u.starts_with("https://") && !cfg!(feature = "tls") => {
-            Err(crate::Error::config(format!(
-                "{u} needs TLS: enable spanfire's `tls` feature (on by default)"
-            )))
-        }
-        _ => Ok(()),
+fn check_scheme(url: &str) -> Result<(), crate::Error> {
+    if url.starts_with("https://") && !cfg!(feature = "tls") {
+        return Err(crate::Error::config(format!(
+            "{url} needs TLS: enable spanfire's `tls` feature (on by default)"
+        )));
     }
+    Ok(())
 }
 
 impl Destination {
@@ -141,17 +142,19 @@ impl Destination {
     }
 
     /// The exporters of this destination; gRPC ones must be built inside spanfire's runtime.
+    /// `otel` holds the `OTEL_EXPORTER_OTLP_*` settings read from the env source: the endpoint
+    /// when none is set here, the timeout, and headers added over this destination's.
     pub(crate) fn span_exporter(
         &self,
         protocol: OtlpProtocol,
+        otel: &SignalEnv,
     ) -> Result<opentelemetry_otlp::SpanExporter, crate::Error> {
-        check_scheme(self.traces.as_ref())?;
         let builder = opentelemetry_otlp::SpanExporter::builder();
         let built = match protocol {
             #[cfg(feature = "grpc")]
-            OtlpProtocol::Grpc => self.grpc(builder.with_tonic()).build(),
+            OtlpProtocol::Grpc => self.grpc(builder.with_tonic(), otel).build(),
             _ => self
-                .http(builder.with_http(), self.traces.as_ref(), protocol)
+                .http(builder.with_http(), self.traces.as_ref(), protocol, otel)?
                 .build(),
         };
         built.map_err(|e| crate::Error::telemetry("building the OTLP span exporter", e))
@@ -160,43 +163,86 @@ impl Destination {
     pub(crate) fn metric_exporter(
         &self,
         protocol: OtlpProtocol,
+        otel: &SignalEnv,
+        temporality: opentelemetry_sdk::metrics::Temporality,
     ) -> Result<opentelemetry_otlp::MetricExporter, crate::Error> {
-        check_scheme(self.metrics.as_ref())?;
-        let builder = opentelemetry_otlp::MetricExporter::builder();
+        let builder = opentelemetry_otlp::MetricExporter::builder().with_temporality(temporality);
         let built = match protocol {
             #[cfg(feature = "grpc")]
-            OtlpProtocol::Grpc => self.grpc(builder.with_tonic()).build(),
+            OtlpProtocol::Grpc => self.grpc(builder.with_tonic(), otel).build(),
             _ => self
-                .http(builder.with_http(), self.metrics.as_ref(), protocol)
+                .http(builder.with_http(), self.metrics.as_ref(), protocol, otel)?
                 .build(),
         };
         built.map_err(|e| crate::Error::telemetry("building the OTLP metric exporter", e))
     }
 
-    /// Applies this destination to an OTLP/HTTP exporter builder of either signal.
+    /// The OTLP/HTTP URL: the one of this destination, else the env's.
+    pub(crate) fn http_url<'a>(&'a self, url: Option<&'a String>, otel: &'a SignalEnv) -> &'a str {
+        url.map_or(otel.http_endpoint.as_str(), String::as_str)
+    }
+
+    /// The headers sent: this destination's, then the env's over them (opentelemetry-otlp adds
+    /// the env headers last, so they win; names compared case-insensitively, and an env header
+    /// that is not a valid HTTP header is skipped, as the exporter does). `escape` keeps env
+    /// values from being url-decoded a second time by `with_headers`.
+    pub(crate) fn merged_headers(&self, otel: &SignalEnv, escape: bool) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .headers
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        out.sort();
+        for (k, v) in &otel.headers {
+            if http::HeaderName::from_bytes(k.as_bytes()).is_err()
+                || http::HeaderValue::from_str(v).is_err()
+            {
+                continue;
+            }
+            out.retain(|(existing, _)| !existing.eq_ignore_ascii_case(k));
+            let v = if escape {
+                super::otel_env::escape_percent(v).into_owned()
+            } else {
+                v.clone()
+            };
+            out.push((k.clone(), v));
+        }
+        out
+    }
+
+    /// Applies this destination to an OTLP/HTTP exporter builder of either signal: protocol,
+    /// endpoint, headers and timeout all explicit.
     fn http<B: WithExportConfig + WithHttpConfig>(
         &self,
-        mut builder: B,
+        builder: B,
         url: Option<&String>,
         protocol: OtlpProtocol,
-    ) -> B {
-        builder = builder.with_protocol(http_protocol(protocol));
-        if let Some(url) = url {
-            builder = builder.with_endpoint(url);
-        }
-        if !self.headers.is_empty() {
-            builder = builder.with_headers(self.headers.clone());
-        }
-        builder
+        otel: &SignalEnv,
+    ) -> Result<B, crate::Error> {
+        let url = self.http_url(url, otel);
+        check_scheme(url)?;
+        Ok(builder
+            .with_protocol(http_protocol(protocol))
+            .with_endpoint(url)
+            .with_timeout(otel.timeout)
+            .with_headers(self.merged_headers(otel, true).into_iter().collect()))
     }
 
     /// Applies this destination to an OTLP/gRPC exporter builder of either signal.
     #[cfg(feature = "grpc")]
-    fn grpc<B: WithExportConfig + opentelemetry_otlp::WithTonicConfig>(&self, mut builder: B) -> B {
-        if let Some(url) = &self.grpc_endpoint() {
-            builder = builder.with_endpoint(url);
-        }
-        builder.with_metadata(self.metadata())
+    fn grpc<B: WithExportConfig + opentelemetry_otlp::WithTonicConfig>(
+        &self,
+        builder: B,
+        otel: &SignalEnv,
+    ) -> B {
+        let endpoint = match self.grpc_endpoint() {
+            Some(base) => super::otel_env::grpc_scheme(base, otel.insecure),
+            None => otel.grpc_endpoint.clone(),
+        };
+        builder
+            .with_endpoint(endpoint)
+            .with_timeout(otel.timeout)
+            .with_metadata(self.metadata(otel))
     }
 
     /// gRPC has no per-signal path: the base URL set in code.
@@ -208,12 +254,12 @@ impl Destination {
     }
 
     #[cfg(feature = "grpc")]
-    fn metadata(&self) -> opentelemetry_otlp::tonic_types::metadata::MetadataMap {
+    fn metadata(&self, otel: &SignalEnv) -> opentelemetry_otlp::tonic_types::metadata::MetadataMap {
         let mut headers = http::HeaderMap::new();
-        for (k, v) in &self.headers {
+        for (k, v) in self.merged_headers(otel, false) {
             if let (Ok(k), Ok(v)) = (
                 http::HeaderName::from_bytes(k.to_ascii_lowercase().as_bytes()),
-                http::HeaderValue::from_str(v),
+                http::HeaderValue::from_str(&v),
             ) {
                 headers.insert(k, v);
             }
@@ -241,7 +287,7 @@ mod tests {
     }
 
     #[test]
-    fn env_endpoint_is_left_to_the_exporter() {
+    fn env_endpoint_comes_from_the_env_settings() {
         let d = destinations(
             None,
             &HashMap::new(),
@@ -249,10 +295,44 @@ mod tests {
             env_of(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]),
         );
         assert_eq!(d.len(), 1);
+        assert_eq!(d[0].traces, None, "resolved by otel_env::SignalEnv");
+        let env = env_of(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://c:4318")]);
+        let otel = super::super::otel_env::OtelEnv::from_env(&env);
         assert_eq!(
-            d[0].traces, None,
-            "opentelemetry-otlp appends /v1/traces itself"
+            d[0].http_url(d[0].traces.as_ref(), &otel.traces),
+            "http://c:4318/v1/traces"
         );
+        assert_eq!(
+            d[0].http_url(d[0].metrics.as_ref(), &otel.metrics),
+            "http://c:4318/v1/metrics"
+        );
+    }
+
+    /// Env headers go over the destination's (case-insensitively), invalid ones are skipped,
+    /// and for OTLP/HTTP their `%` is escaped so `with_headers`' url-decoding is a no-op.
+    #[test]
+    fn env_headers_win_over_code_headers() {
+        let code = HashMap::from([
+            ("X-Team".to_owned(), "code".to_owned()),
+            ("x-keep".to_owned(), "kept".to_owned()),
+        ]);
+        let d = destinations(Some("http://c:4318"), &code, None, env_of(&[]));
+        let env = env_of(&[(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "x-team=env,x-pct=a%2541,x-keep=bad%0Avalue",
+        )]);
+        let otel = super::super::otel_env::OtelEnv::from_env(&env);
+        let http = d[0].merged_headers(&otel.traces, true);
+        assert_eq!(
+            http,
+            [
+                ("x-keep".to_owned(), "kept".to_owned()),
+                ("x-team".to_owned(), "env".to_owned()),
+                ("x-pct".to_owned(), "a%2541".to_owned()),
+            ]
+        );
+        let grpc = d[0].merged_headers(&otel.traces, false);
+        assert_eq!(grpc[2], ("x-pct".to_owned(), "a%41".to_owned()));
     }
 
     #[test]
@@ -313,9 +393,10 @@ mod tests {
             base_url: "https://logfire-us.pydantic.dev".to_owned(),
         };
         let d = Destination::logfire(&target);
+        let otel = super::super::otel_env::OtelEnv::from_env(&env_of(&[]));
         for protocol in [OtlpProtocol::HttpProtobuf, OtlpProtocol::HttpJson] {
-            let spans = d.span_exporter(protocol);
-            let metrics = d.metric_exporter(protocol);
+            let spans = d.span_exporter(protocol, &otel.traces);
+            let metrics = d.metric_exporter(protocol, &otel.metrics, otel.temporality);
             if cfg!(feature = "tls") {
                 assert!(spans.is_ok(), "{:?}", spans.err());
                 assert!(metrics.is_ok(), "{:?}", metrics.err());

@@ -17,6 +17,7 @@
 //! response body is fully read, fails, or is dropped. The returned `reqwest::Response` keeps its
 //! URL, status, headers, extensions and `content_length()`; only its body is wrapped.
 
+mod edge;
 mod middleware;
 
 pub use middleware::SpanfireMiddleware;

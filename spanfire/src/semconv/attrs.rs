@@ -53,7 +53,7 @@ pub(crate) fn request_start_attributes(
     metric.push(KeyValue::new(semattr::HTTP_REQUEST_METHOD, method_attr));
     if let Some(host) = url.host_str() {
         // Shared: the span and the metric hold the same per-thread cached string.
-        let host = crate::intern::host(host_without_brackets(host));
+        let host = crate::exchange::intern::host(host_without_brackets(host));
         metric.push(KeyValue::new(
             semattr::SERVER_ADDRESS,
             opentelemetry::StringValue::from(host),
@@ -115,7 +115,7 @@ pub(crate) fn response_attributes(
         Some(KeyValue::new(semattr::HTTP_RESPONSE_STATUS_CODE, code)),
         protocol_version(version).map(|v| KeyValue::new(semattr::NETWORK_PROTOCOL_VERSION, v)),
         peer.map(|p| {
-            let ip = opentelemetry::StringValue::from(crate::intern::ip(p.ip()));
+            let ip = opentelemetry::StringValue::from(crate::exchange::intern::ip(p.ip()));
             KeyValue::new(semattr::NETWORK_PEER_ADDRESS, ip)
         }),
         peer.map(|p| KeyValue::new(semattr::NETWORK_PEER_PORT, i64::from(p.port()))),

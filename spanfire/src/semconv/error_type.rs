@@ -70,45 +70,6 @@ impl ErrorKind {
     }
 }
 
-/// Classifies an error from any front end: reqwest's own error kinds when it is (or wraps) a
-/// `reqwest::Error`, otherwise [`ErrorKind::classify`].
-pub(crate) fn classify(err: &(dyn std::error::Error + 'static)) -> ErrorKind {
-    #[cfg(feature = "reqwest")]
-    {
-        let mut cur = Some(err);
-        while let Some(e) = cur {
-            if let Some(re) = e.downcast_ref::<reqwest::Error>() {
-                return reqwest_kind(re);
-            }
-            cur = e.source();
-        }
-    }
-    ErrorKind::classify(err)
-}
-
-#[cfg(feature = "reqwest")]
-fn reqwest_kind(e: &reqwest::Error) -> ErrorKind {
-    if e.is_timeout() {
-        ErrorKind::Timeout
-    } else if e.is_connect() {
-        ErrorKind::Connect
-    } else if e.is_redirect() {
-        ErrorKind::Redirect
-    } else if e.is_decode() {
-        ErrorKind::Decode
-    } else if e.is_body() {
-        // a decompression failure surfaces as a body error wrapping InvalidData
-        match ErrorKind::classify(e) {
-            ErrorKind::Decode => ErrorKind::Decode,
-            _ => ErrorKind::Body,
-        }
-    } else if e.is_request() {
-        ErrorKind::Request
-    } else {
-        ErrorKind::classify(e)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

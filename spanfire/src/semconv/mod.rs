@@ -12,7 +12,6 @@ pub(crate) use attrs::{
     error_type_of_code, method_attr, protocol_version, request_start_attributes,
     response_attributes, span_name, status_of_code, MetricAttributes,
 };
-pub(crate) use error_type::classify;
 pub use error_type::ErrorKind;
 pub(crate) use stability::{
     old_metric_attributes, old_span_attributes, push_old_span_attributes,

@@ -1,14 +1,14 @@
-//! [`ResponseFuture`]: records the response head and wraps the body.
+//! [`ResponseFuture`]: hands the response head and body, or the error, to the exchange.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use http::{Method, Response};
+use http::Response;
 use http_body::Body;
 
+use crate::exchange::Exchange;
 use crate::hooks::ResponseHead;
-use crate::span::{Failure, RequestSpan};
 use crate::InstrumentedBody;
 
 pin_project_lite::pin_project! {
@@ -17,26 +17,15 @@ pin_project_lite::pin_project! {
     pub struct ResponseFuture<F> {
         #[pin]
         future: F,
-        state: Option<Pending>,
+        state: Option<(Exchange, opentelemetry::Context)>,
     }
 }
 
-struct Pending {
-    span: RequestSpan,
-    cx: opentelemetry::Context,
-    method: Method,
-}
-
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(
-        future: F,
-        span: RequestSpan,
-        cx: opentelemetry::Context,
-        method: Method,
-    ) -> Self {
+    pub(crate) fn new(future: F, exchange: Exchange, cx: opentelemetry::Context) -> Self {
         ResponseFuture {
             future,
-            state: Some(Pending { span, cx, method }),
+            state: Some((exchange, cx)),
         }
     }
 
@@ -59,49 +48,41 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        let _attached = this.state.as_ref().map(|s| s.cx.clone().attach());
+        let _attached = this.state.as_ref().map(|(_, cx)| cx.clone().attach());
         let result = ready!(this.future.poll(cx));
-        let Some(Pending { span, method, .. }) = this.state.take() else {
+        let Some((exchange, _)) = this.state.take() else {
             return Poll::Ready(
                 result.map(|res| res.map(|body| InstrumentedBody::new(body, None))),
             );
         };
         Poll::Ready(match result {
-            Ok(response) => Ok(wrap_response(response, &method, span)),
+            Ok(response) => Ok(respond(response, exchange)),
             Err(error) => {
-                span.fail(Failure {
-                    error: &error,
-                    kind: crate::semconv::classify(&error),
-                    type_name: std::any::type_name::<E>(),
-                    url: None,
-                });
+                exchange.fail(&error, std::any::type_name::<E>());
                 Err(error)
             }
         })
     }
 }
 
-fn wrap_response<B>(
-    response: Response<B>,
-    method: &Method,
-    mut span: RequestSpan,
-) -> Response<InstrumentedBody<B>>
+fn respond<B>(response: Response<B>, exchange: Exchange) -> Response<InstrumentedBody<B>>
 where
     B: Body,
     B::Error: std::error::Error + 'static,
 {
+    let (parts, body) = response.into_parts();
     let head = ResponseHead {
-        status: response.status(),
-        version: response.version(),
-        headers: response.headers(),
+        status: parts.status,
+        version: parts.version,
+        headers: &parts.headers,
         url: None,
     };
-    let peer = response
-        .extensions()
+    let peer = parts
+        .extensions
         .get::<hyper_util::client::legacy::connect::HttpInfo>()
         .map(|info| info.remote_addr());
-    span.on_response(method, &head, peer);
-    response.map(|body| InstrumentedBody::new(body, Some(span)))
+    let body = exchange.respond(&head, peer, body);
+    Response::from_parts(parts, body)
 }
 
 impl<F: std::fmt::Debug> std::fmt::Debug for ResponseFuture<F> {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use crate::instrumentation::Inner;
+use crate::exchange::Inner;
 
 use super::SpanfireService;
 

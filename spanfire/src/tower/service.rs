@@ -1,4 +1,4 @@
-//! [`SpanfireService`]: converts `http::Request` to the core's view and calls it.
+//! [`SpanfireService`]: `http::Request` to the exchange driver and back.
 
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -6,11 +6,13 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use http_body::Body;
 
-use crate::hooks::RequestInfo;
-use crate::instrumentation::Inner;
-use crate::{DisablePropagation, InstrumentedBody, TeeBody};
+use crate::exchange::{Edge, Inner, Outgoing};
+use crate::{InstrumentedBody, TeeBody};
 
 use super::ResponseFuture;
+
+/// hyper-util's errors carry no URL and no kinds beyond their `std::io` sources.
+static TOWER: Edge = Edge::GENERIC;
 
 /// A tower service that instruments every request to the inner HTTP client service.
 #[derive(Debug, Clone)]
@@ -47,47 +49,42 @@ where
     }
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
-        let url = request_url(&request);
-        let span = url.as_ref().and_then(|url| {
-            self.inner
-                .start_span(request.method(), url, request.extensions())
+        let (mut parts, body) = request.into_parts();
+        let begun = request_url(&parts).and_then(|url| {
+            let outgoing = Outgoing {
+                method: &parts.method,
+                url: &url,
+                headers: &mut parts.headers,
+                extensions: &parts.extensions,
+                buffered_body: None,
+            };
+            self.inner.begin(&TOWER, outgoing)
         });
-        let (Some(mut span), Some(url)) = (span, url) else {
-            let request = request.map(TeeBody::passthrough);
+        let Some(begun) = begun else {
+            let request = Request::from_parts(parts, TeeBody::passthrough(body));
             return ResponseFuture::passthrough(self.service.call(request));
         };
-        let (mut parts, body) = request.into_parts();
-        let disabled = parts.extensions.get::<DisablePropagation>().is_some();
-        span.inject(url.host_str(), disabled, &mut parts.headers);
-        span.note_request_size(None, &parts.headers);
-        span.on_request(&RequestInfo {
-            method: &parts.method,
-            url: &url,
-            headers: &parts.headers,
-            extensions: &parts.extensions,
-        });
-        let cx = span.context().cloned().unwrap_or_default();
-        let body = match span.request_body_capture(&parts.headers) {
+        let cx = begun.exchange.context();
+        let body = match begun.body_capture {
             Some(capture) => TeeBody::new(body, capture, cx.clone()),
             None => TeeBody::passthrough(body),
         };
-        let method = parts.method.clone();
         let future = {
             let _attached = cx.clone().attach();
             self.service.call(Request::from_parts(parts, body))
         };
-        ResponseFuture::new(future, span, cx, method)
+        ResponseFuture::new(future, begun.exchange, cx)
     }
 }
 
 /// The request URL: the URI when absolute, else `http://{Host}{path}`; `None` when neither
 /// gives a URL.
-fn request_url<B>(request: &Request<B>) -> Option<url::Url> {
-    let uri = request.uri();
+fn request_url(parts: &http::request::Parts) -> Option<url::Url> {
+    let uri = &parts.uri;
     if uri.scheme().is_some() && uri.authority().is_some() {
         return url::Url::parse(&uri.to_string()).ok();
     }
-    let host = request.headers().get(http::header::HOST)?.to_str().ok()?;
+    let host = parts.headers.get(http::header::HOST)?.to_str().ok()?;
     let path = uri.path_and_query().map_or("/", |p| p.as_str());
     url::Url::parse(&format!("http://{host}{path}")).ok()
 }
@@ -96,22 +93,23 @@ fn request_url<B>(request: &Request<B>) -> Option<url::Url> {
 mod tests {
     use super::*;
 
+    fn parts(request: Request<()>) -> http::request::Parts {
+        request.into_parts().0
+    }
+
     #[test]
     fn urls_come_from_absolute_uris_or_the_host_header() {
-        let absolute = Request::get("https://h:8443/p?q=1").body(()).unwrap();
+        let absolute = parts(Request::get("https://h:8443/p?q=1").body(()).unwrap());
         assert_eq!(
             request_url(&absolute).unwrap().as_str(),
             "https://h:8443/p?q=1"
         );
-        let relative = Request::get("/p?q=1")
-            .header("host", "h:81")
-            .body(())
-            .unwrap();
+        let relative = Request::get("/p?q=1").header("host", "h:81").body(());
         assert_eq!(
-            request_url(&relative).unwrap().as_str(),
+            request_url(&parts(relative.unwrap())).unwrap().as_str(),
             "http://h:81/p?q=1"
         );
-        let nowhere = Request::get("/p").body(()).unwrap();
+        let nowhere = parts(Request::get("/p").body(()).unwrap());
         assert!(request_url(&nowhere).is_none());
     }
 }

@@ -10,6 +10,16 @@ use serde_json::Value as Json;
 use crate::support::collector::{collector, received, unique_service};
 use crate::support::{closed_port, TestServer};
 
+/// An env source holding exactly `pairs` (everything else unset): configure() reads every env
+/// var through it, so no test touches the process environment.
+fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + Send + Sync + 'static {
+    let map: std::collections::HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
 /// An instrumentation that uses the providers of `telemetry` (not the globals).
 fn instrumented(telemetry: &spanfire::Telemetry) -> spanfire::HttpClientInstrumentation {
     spanfire::HttpClientInstrumentation::new()
@@ -202,10 +212,13 @@ async fn absent_collector_never_fails_the_application() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logfire_destination_posts_to_v1_with_the_token() {
     let receiver = TestServer::start().await;
-    std::env::set_var(spanfire::ENV_LOGFIRE_TOKEN, "pylf_v1_eu_sekret");
-    std::env::set_var(spanfire::ENV_LOGFIRE_BASE_URL, receiver.url(""));
+    let base_url = receiver.url("");
     let app = TestServer::start().await;
     let telemetry = spanfire::configure()
+        .env_source(env_of(&[
+            (spanfire::ENV_LOGFIRE_TOKEN, "pylf_v1_eu_sekret"),
+            (spanfire::ENV_LOGFIRE_BASE_URL, &base_url),
+        ]))
         .install_globals(false)
         .finish()
         .unwrap();
@@ -316,12 +329,12 @@ fn phase_count(records: &[Json], phase: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn collector_killed_mid_run_then_restarted_export_resumes() {
     let Some((_, file)) = collector() else { return };
-    // Export every 100 ms (OTEL_BSP_* is honoured through the SDK).
-    std::env::set_var("OTEL_BSP_SCHEDULE_DELAY", "100");
     let service = unique_service("restart");
     let server = TestServer::start().await;
     let collector = PrivateCollector::start(closed_port());
     let telemetry = spanfire::configure()
+        // Export every 100 ms (OTEL_BSP_* read through the env source).
+        .env_source(env_of(&[("OTEL_BSP_SCHEDULE_DELAY", "100")]))
         .service_name(&service)
         .otlp_endpoint(format!("http://127.0.0.1:{}", collector.port))
         .install_globals(false)
@@ -377,12 +390,14 @@ async fn collector_killed_mid_run_then_restarted_export_resumes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn slow_collector_never_blocks_requests_and_full_queue_drops_are_counted() {
-    std::env::set_var("OTEL_BSP_MAX_QUEUE_SIZE", "16");
-    std::env::set_var("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "8");
-    std::env::set_var("OTEL_BSP_SCHEDULE_DELAY", "50");
     let receiver = TestServer::start().await;
     let server = TestServer::start().await;
     let telemetry = spanfire::configure()
+        .env_source(env_of(&[
+            ("OTEL_BSP_MAX_QUEUE_SIZE", "16"),
+            ("OTEL_BSP_MAX_EXPORT_BATCH_SIZE", "8"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+        ]))
         .otlp_endpoint(receiver.url("/slow/1000"))
         .install_globals(false)
         .finish()
@@ -409,21 +424,24 @@ async fn slow_collector_never_blocks_requests_and_full_queue_drops_are_counted()
     assert_eq!(stats.exported() + stats.not_exported(), 200);
 }
 
-/// Configured by the standard env vars alone: endpoint, service name, resource attributes.
+/// Configured by the standard env vars alone (through the env source): endpoint, service name,
+/// resource attributes.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn standard_env_vars_configure_the_export() {
     let Some((url, file)) = collector() else {
         return;
     };
     let service = unique_service("env");
-    std::env::set_var("OTEL_EXPORTER_OTLP_ENDPOINT", &url);
-    std::env::set_var("OTEL_SERVICE_NAME", &service);
-    std::env::set_var(
-        "OTEL_RESOURCE_ATTRIBUTES",
-        "deployment.environment=ci,team=obs",
-    );
     let server = TestServer::start().await;
     let telemetry = spanfire::configure()
+        .env_source(env_of(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", &url),
+            ("OTEL_SERVICE_NAME", &service),
+            (
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "deployment.environment=ci,team=obs",
+            ),
+        ]))
         .install_globals(false)
         .finish()
         .unwrap();
@@ -450,10 +468,10 @@ async fn standard_env_vars_configure_the_export() {
 /// (with the sampled flag off), and the request is untouched.
 #[tokio::test]
 async fn sampler_env_var_is_honoured() {
-    std::env::set_var("OTEL_TRACES_SAMPLER", "always_off");
     let exporter = opentelemetry_sdk::trace::InMemorySpanExporter::default();
     let server = TestServer::start().await;
     let telemetry = spanfire::configure()
+        .env_source(env_of(&[("OTEL_TRACES_SAMPLER", "always_off")]))
         .console(false)
         .with_span_processor(opentelemetry_sdk::trace::SimpleSpanProcessor::new(
             exporter.clone(),

@@ -10,7 +10,7 @@ use std::task::{ready, Context, Poll};
 use http_body::{Body, Frame, SizeHint};
 use opentelemetry::trace::TraceContextExt;
 
-use crate::span::RequestCapture;
+use crate::exchange::RequestCapture;
 
 pin_project_lite::pin_project! {
     /// A request body wrapper that captures the bytes sent. Data passes through unchanged.

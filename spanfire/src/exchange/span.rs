@@ -17,8 +17,8 @@ use opentelemetry_semantic_conventions::attribute as semattr;
 use url::Url;
 
 use crate::capture::{BodyCapture, Payload};
+use crate::exchange::Inner;
 use crate::hooks::{catch, RequestInfo, ResponseHead, ResponseOutcome};
-use crate::instrumentation::Inner;
 use crate::secrets::{self, REDACTED_VALUE};
 use crate::semconv::{self, ErrorKind};
 
@@ -48,6 +48,8 @@ pub(crate) struct RequestSpan {
 #[derive(Debug)]
 struct State {
     inner: Arc<Inner>,
+    /// How the front end's errors are described.
+    edge: &'static super::Edge,
     cx: Context,
     recording: bool,
     start: SystemTime,
@@ -85,6 +87,7 @@ impl Inner {
         method: &Method,
         url: &Url,
         extensions: &http::Extensions,
+        edge: &'static super::Edge,
     ) -> Option<RequestSpan> {
         if Context::is_current_telemetry_suppressed() || self.excluded.is_excluded(url.as_str()) {
             return None;
@@ -115,7 +118,7 @@ impl Inner {
         if self.opt_in_metrics {
             self.metrics.add_active(1, &metric_attrs);
         }
-        let parent = crate::parent::current_parent();
+        let parent = crate::propagation::current_parent();
         let start = SystemTime::now();
         let builder = SpanBuilder::from_name(name)
             .with_kind(SpanKind::Client)
@@ -130,6 +133,7 @@ impl Inner {
         Some(RequestSpan {
             state: Some(State {
                 inner: Arc::clone(self),
+                edge,
                 cx,
                 recording,
                 start,
@@ -219,6 +223,13 @@ fn record_panic(span: &SpanRef<'_>, hook: &'static str, message: &str) {
 }
 
 impl RequestSpan {
+    /// How the front end's errors are described.
+    pub(crate) fn edge(&self) -> &'static super::Edge {
+        self.state
+            .as_ref()
+            .map_or(&super::Edge::GENERIC, |s| s.edge)
+    }
+
     /// The request's context (its span is the current span inside it).
     pub(crate) fn context(&self) -> Option<&Context> {
         self.state.as_ref().map(|s| &s.cx)

@@ -97,7 +97,7 @@ impl Metrics {
     pub(crate) fn for_global_provider() -> Self {
         let provider: Arc<GlobalProvider> = opentelemetry::global::meter_provider();
         let Ok(mut cache) = GLOBAL.lock() else {
-            return Metrics::new(&provider.meter_with_scope(crate::instrumentation::scope()));
+            return Metrics::new(&provider.meter_with_scope(crate::exchange::scope()));
         };
         cache.retain(|(weak, _)| weak.strong_count() > 0);
         let same =
@@ -105,7 +105,7 @@ impl Metrics {
         if let Some((_, metrics)) = cache.iter().find(|(weak, _)| same(weak)) {
             return metrics.clone();
         }
-        let metrics = Metrics::new(&provider.meter_with_scope(crate::instrumentation::scope()));
+        let metrics = Metrics::new(&provider.meter_with_scope(crate::exchange::scope()));
         cache.push((Arc::downgrade(&provider), metrics.clone()));
         metrics
     }

@@ -45,7 +45,7 @@ pub(crate) fn inject(cx: &Context, headers: &mut HeaderMap) -> Result<(), String
             if propagator.fields().next().is_some() {
                 propagator.inject_context(cx, &mut injector);
             } else {
-                crate::w3c::inject_trace_context(cx, &mut injector);
+                crate::propagation::w3c::inject_trace_context(cx, &mut injector);
             }
         })
     })

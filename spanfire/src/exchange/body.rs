@@ -15,8 +15,8 @@ use std::task::{ready, Context, Poll};
 
 use http_body::{Body, Frame, SizeHint};
 
+use crate::exchange::{Failure, RequestSpan};
 use crate::semconv::ErrorKind;
-use crate::span::{Failure, RequestSpan};
 
 pin_project_lite::pin_project! {
     /// A response body wrapper that ends the request span when the body completes, fails or is
@@ -89,7 +89,7 @@ where
         };
         let done = match &polled {
             None => Some(Ok(())),
-            Some(Err(error)) => Some(Err(body_failure(error))),
+            Some(Err(error)) => Some(Err(body_failure(span.edge(), error))),
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
                     span.on_body_data(data);
@@ -114,33 +114,20 @@ where
     }
 }
 
-fn body_failure<E: std::error::Error + 'static>(error: &E) -> Failure<'_> {
-    let kind = match crate::semconv::classify(error) {
-        ErrorKind::Other | ErrorKind::Request | ErrorKind::Connect => ErrorKind::Body,
-        kind => kind,
-    };
-    Failure {
-        error,
-        kind,
-        type_name: std::any::type_name::<E>(),
-        url: reported_url(error),
+/// A body error: classified by the front end's edge, and a body error whatever the transport
+/// said (the head had arrived), unless it was a timeout or a decoding failure.
+fn body_failure<'e, E: std::error::Error + 'static>(
+    edge: &super::Edge,
+    error: &'e E,
+) -> Failure<'e> {
+    let mut failure = edge.failure(error, std::any::type_name::<E>());
+    if matches!(
+        failure.kind,
+        ErrorKind::Other | ErrorKind::Request | ErrorKind::Connect
+    ) {
+        failure.kind = ErrorKind::Body;
     }
-}
-
-/// The URL a body error quotes: reqwest's body errors carry the request URL.
-fn reported_url<'e>(error: &'e (dyn std::error::Error + 'static)) -> Option<&'e str> {
-    #[cfg(feature = "reqwest")]
-    {
-        let mut cur = Some(error);
-        while let Some(e) = cur {
-            if let Some(re) = e.downcast_ref::<reqwest::Error>() {
-                return re.url().map(url::Url::as_str);
-            }
-            cur = e.source();
-        }
-    }
-    let _ = error;
-    None
+    failure
 }
 
 impl<B: fmt::Debug> fmt::Debug for InstrumentedBody<B> {
@@ -191,7 +178,12 @@ mod tests {
         let inner = t.instrumentation().build();
         let url = url::Url::parse("http://127.0.0.1:1/x").unwrap();
         let mut span = inner
-            .start_span(&http::Method::GET, &url, &http::Extensions::new())
+            .start_span(
+                &http::Method::GET,
+                &url,
+                &http::Extensions::new(),
+                &crate::exchange::Edge::GENERIC,
+            )
             .unwrap();
         let headers = HeaderMap::new();
         let head = crate::hooks::ResponseHead {

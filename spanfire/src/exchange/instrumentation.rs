@@ -7,13 +7,13 @@ use opentelemetry::global::{BoxedTracer, ObjectSafeTracerProvider};
 use opentelemetry::metrics::MeterProvider;
 use opentelemetry::InstrumentationScope;
 
-use crate::exclude::ExcludedUrls;
-use crate::headers::{HeaderCapture, Selection};
+use crate::capture::headers::{HeaderCapture, Selection};
+use crate::exchange::ExcludedUrls;
+use crate::exchange::Metrics;
+use crate::exchange::RequestTracer;
 use crate::hooks::{OnRequest, OnResponse, RequestInfo, ResponseOutcome, UrlFilter};
-use crate::metrics::Metrics;
 use crate::secrets::{self, Secrets};
 use crate::semconv::SemconvStability;
-use crate::tracer::RequestTracer;
 use opentelemetry::trace::SpanRef;
 
 /// Env var that turns on `capture_all` (`true`/`1`); an explicit setter wins over it.
@@ -195,7 +195,7 @@ impl HttpClientInstrumentation {
     {
         #[cfg(feature = "configure")]
         {
-            self.sdk_tracer = crate::tracer::as_sdk(&provider);
+            self.sdk_tracer = crate::exchange::as_sdk(&provider);
         }
         self.tracer = Some(Arc::new(provider));
         self
@@ -397,9 +397,9 @@ impl HttpClientInstrumentation {
         let in_code = base.with_names_from("sensitive_headers", &self.sensitive_names)?;
         let from_env = self
             .env
-            .list(crate::headers::ENV_SANITIZE)
+            .list(crate::capture::headers::ENV_SANITIZE)
             .unwrap_or_default();
-        in_code.with_names_from(crate::headers::ENV_SANITIZE, &from_env)
+        in_code.with_names_from(crate::capture::headers::ENV_SANITIZE, &from_env)
     }
 
     /// Which headers are captured: everything when turned on in code (or by `capture_all`),
@@ -412,14 +412,16 @@ impl HttpClientInstrumentation {
             _ if !allowed => Selection::Nothing,
             Some(true) => Selection::All,
             Some(false) => Selection::Nothing,
-            None => crate::headers::selection_from_env(&self.env, var, on).unwrap_or_else(|err| {
-                warn(&err);
-                Selection::Nothing
-            }),
+            None => crate::capture::headers::selection_from_env(&self.env, var, on).unwrap_or_else(
+                |err| {
+                    warn(&err);
+                    Selection::Nothing
+                },
+            ),
         };
         HeaderCapture::new(
-            select(crate::headers::ENV_CAPTURE_REQUEST),
-            select(crate::headers::ENV_CAPTURE_RESPONSE),
+            select(crate::capture::headers::ENV_CAPTURE_REQUEST),
+            select(crate::capture::headers::ENV_CAPTURE_RESPONSE),
             secrets,
         )
     }

@@ -1,0 +1,188 @@
+//! The exchange: the life of one request, written once for every front end.
+//!
+//! A front end only converts its types. In this order, it:
+//! 1. calls [`Inner::begin`] with the outgoing request ([`Outgoing`]). `None` means the request
+//!    is excluded or telemetry is suppressed: send it untouched. Otherwise the driver has
+//!    - started the span (URL filter, redaction, start attributes: samplers see them),
+//!    - injected trace context into the headers (unless turned off),
+//!    - recorded the request headers and run the request hook (it sees the injected headers),
+//!    - noted the request size (opt-in metric),
+//!    - captured a buffered request body at once, or handed back a [`RequestCapture`] for the
+//!      front end to tee a streaming one through ([`TeeBody`](crate::TeeBody));
+//! 2. sends the request with [`Exchange::context`] attached (the span is the current span);
+//! 3. calls [`Exchange::respond`] with the response head and body — head attributes, status,
+//!    response headers, the response hook, then the body wrapped in [`InstrumentedBody`], which
+//!    ends the span with the body — or [`Exchange::fail`] with the error, classified by the
+//!    front end's [`Edge`]. An exchange dropped before either (the request future was dropped)
+//!    ends its span as cancelled.
+
+mod body;
+mod exclude;
+mod extensions;
+pub mod hooks;
+mod instrumentation;
+pub(crate) mod intern;
+mod metrics;
+mod span;
+mod tracer;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use http::{Extensions, HeaderMap, Method};
+use opentelemetry::trace::TraceContextExt;
+use url::Url;
+
+pub use body::InstrumentedBody;
+pub use exclude::{suppress, suppressed, ExcludedUrls, ENV_EXCLUDED_URLS};
+pub use extensions::{DisablePropagation, UrlTemplate};
+pub(crate) use instrumentation::{scope, Inner};
+pub use instrumentation::{HttpClientInstrumentation, ENV_CAPTURE_ALL};
+pub(crate) use metrics::Metrics;
+pub use metrics::DURATION_BUCKETS;
+pub(crate) use span::{Failure, RequestCapture, RequestSpan};
+pub use span::{
+    CANCELLED_ATTRIBUTE, CAPTURE_DISABLED_ATTRIBUTE, HOOK_PANIC_EVENT, REQUEST_BODY_FORM,
+    REQUEST_BODY_TEXT, RESPONSE_BODY_TEXT, RESPONSE_HEAD_EVENT,
+};
+#[cfg(feature = "configure")]
+pub(crate) use tracer::as_sdk;
+pub(crate) use tracer::RequestTracer;
+
+use crate::semconv::ErrorKind;
+use hooks::{RequestInfo, ResponseHead};
+
+/// What a front end knows of a request before sending it.
+#[derive(Debug)]
+pub(crate) struct Outgoing<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) url: &'a Url,
+    /// The headers to send: trace context is injected here.
+    pub(crate) headers: &'a mut HeaderMap,
+    pub(crate) extensions: &'a Extensions,
+    /// The whole body, when the client holds it in memory (captured at once).
+    pub(crate) buffered_body: Option<&'a [u8]>,
+}
+
+/// How a front end's errors are described; errors are classified where they are known, at the
+/// edge, so that the semantic-conventions core stays free of any client's types.
+#[derive(Debug)]
+pub(crate) struct Edge {
+    /// The `error.type` of an error of this client (or of its body).
+    pub(crate) classify: fn(&(dyn std::error::Error + 'static)) -> ErrorKind,
+    /// The URL the error quotes in its text, if the client says which.
+    pub(crate) reported_url: for<'e> fn(&'e (dyn std::error::Error + 'static)) -> Option<&'e str>,
+}
+
+impl Edge {
+    /// A client whose errors are described by their `std::io` sources and text alone.
+    pub(crate) const GENERIC: Edge = Edge {
+        classify: ErrorKind::classify,
+        reported_url: |_| None,
+    };
+
+    /// The failure an error of this client is recorded as.
+    pub(crate) fn failure<'e>(
+        &self,
+        error: &'e (dyn std::error::Error + 'static),
+        type_name: &'static str,
+    ) -> Failure<'e> {
+        Failure {
+            error,
+            kind: (self.classify)(error),
+            type_name,
+            url: (self.reported_url)(error),
+        }
+    }
+}
+
+/// An exchange in flight: its span, and what the response needs.
+#[derive(Debug)]
+pub(crate) struct Exchange {
+    span: RequestSpan,
+    method: Method,
+}
+
+/// What [`Inner::begin`] gives back.
+#[derive(Debug)]
+pub(crate) struct Begun {
+    pub(crate) exchange: Exchange,
+    /// For a body that is not buffered: the capture to tee it through (capture on, span
+    /// recording).
+    pub(crate) body_capture: Option<RequestCapture>,
+}
+
+impl Inner {
+    /// Begins an exchange (see the module docs); `None` when the request gets no span.
+    pub(crate) fn begin(self: &Arc<Self>, edge: &'static Edge, req: Outgoing<'_>) -> Option<Begun> {
+        let mut span = self.start_span(req.method, req.url, req.extensions, edge)?;
+        let disabled = req.extensions.get::<DisablePropagation>().is_some();
+        span.inject(req.url.host_str(), disabled, req.headers);
+        span.on_request(&RequestInfo {
+            method: req.method,
+            url: req.url,
+            headers: req.headers,
+            extensions: req.extensions,
+        });
+        span.note_request_size(req.buffered_body.map(<[u8]>::len), req.headers);
+        let mut body_capture = span.request_body_capture(req.headers);
+        if let (Some(capture), Some(bytes)) = (&mut body_capture, req.buffered_body) {
+            capture.body.push(bytes);
+            if let Some(cx) = span.context() {
+                capture.record(&cx.span());
+            }
+            body_capture = None;
+        }
+        let exchange = Exchange {
+            span,
+            method: req.method.clone(),
+        };
+        Some(Begun {
+            exchange,
+            body_capture,
+        })
+    }
+}
+
+impl Exchange {
+    /// The request's OpenTelemetry context: attach it while the request is sent.
+    pub(crate) fn context(&self) -> opentelemetry::Context {
+        self.span.context().cloned().unwrap_or_default()
+    }
+
+    /// The response head arrived: records it, runs the response hook, and wraps the body so
+    /// that the span ends with it.
+    pub(crate) fn respond<B>(
+        mut self,
+        head: &ResponseHead<'_>,
+        peer: Option<SocketAddr>,
+        body: B,
+    ) -> InstrumentedBody<B>
+    where
+        B: http_body::Body,
+        B::Error: std::error::Error + 'static,
+    {
+        self.span.on_response(&self.method, head, peer);
+        InstrumentedBody::new(body, Some(self.span))
+    }
+
+    /// The request failed before a response head: runs the response hook with the error and
+    /// ends the span, the error classified by the front end's edge.
+    pub(crate) fn fail(self, error: &(dyn std::error::Error + 'static), type_name: &'static str) {
+        let failure = self.span.edge().failure(error, type_name);
+        self.span.fail(failure);
+    }
+
+    /// [`Exchange::fail`] with a kind decided by the front end (an error raised by another
+    /// middleware is `_OTHER`, whatever it wraps).
+    pub(crate) fn fail_as(
+        self,
+        error: &(dyn std::error::Error + 'static),
+        kind: ErrorKind,
+        type_name: &'static str,
+    ) {
+        let mut failure = self.span.edge().failure(error, type_name);
+        failure.kind = kind;
+        self.span.fail(failure);
+    }
+}
