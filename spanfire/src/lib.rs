@@ -1,7 +1,7 @@
 //! # spanfire
 //!
 //! Logfire-style OpenTelemetry instrumentation for Rust HTTP clients: two calls, and every
-//! request becomes an OpenTelemetry CLIENT span following the HTTP semantic conventions, plus the
+//! request made through an instrumented client becomes an OpenTelemetry CLIENT span following the HTTP semantic conventions, plus the
 //! `http.client.request.duration` metric.
 //!
 //! ```no_run

@@ -101,3 +101,16 @@ mod tests {
         }
     }
 }
+
+/// The exchange's [`Strings`](crate::semconv::Strings): shared copies from the per-thread cache.
+pub(crate) struct Interned;
+
+impl crate::semconv::Strings for Interned {
+    fn host(&self, h: &str) -> opentelemetry::StringValue {
+        host(h).into()
+    }
+
+    fn ip(&self, address: std::net::IpAddr) -> opentelemetry::StringValue {
+        ip(address).into()
+    }
+}

@@ -94,8 +94,13 @@ impl Inner {
         }
         let (url_full, filter_panic) = self.url_full(url);
         let method_attr = semconv::method_attr(method);
-        let (mut attrs, metric_attrs) =
-            semconv::request_start_attributes(method, url, url_full, self.span_attribute_room);
+        let (mut attrs, metric_attrs) = semconv::request_start_attributes(
+            method,
+            url,
+            url_full,
+            self.span_attribute_room,
+            &super::intern::Interned,
+        );
         let template = extensions.get::<crate::UrlTemplate>();
         let name: std::borrow::Cow<'static, str> = match template {
             Some(t) => {
@@ -297,7 +302,8 @@ impl RequestSpan {
         }
         let span = s.cx.span();
         span.add_event(RESPONSE_HEAD_EVENT, Vec::new());
-        let attrs = semconv::response_attributes(head.status, head.version, peer);
+        let attrs =
+            semconv::response_attributes(head.status, head.version, peer, &super::intern::Interned);
         if s.inner.headers.response.is_nothing() {
             span.set_attributes(attrs);
         } else {
@@ -306,7 +312,12 @@ impl RequestSpan {
             span.set_attributes(attrs);
         }
         if s.inner.semconv_duplicate {
-            let stable = semconv::response_attributes(head.status, head.version, peer);
+            let stable = semconv::response_attributes(
+                head.status,
+                head.version,
+                peer,
+                &super::intern::Interned,
+            );
             span.set_attributes(stable.flat_map(|kv| semconv::old_span_attributes(&kv)));
         }
         if head.status.as_u16() >= 400 {

@@ -47,17 +47,15 @@ pub(crate) fn request_start_attributes(
     url: &Url,
     url_full: String,
     capacity: usize,
+    strings: &impl Strings,
 ) -> (Vec<KeyValue>, MetricAttributes) {
     let method_attr = method_attr(method);
     let mut metric = MetricAttributes::new();
     metric.push(KeyValue::new(semattr::HTTP_REQUEST_METHOD, method_attr));
     if let Some(host) = url.host_str() {
         // Shared: the span and the metric hold the same per-thread cached string.
-        let host = crate::exchange::intern::host(host_without_brackets(host));
-        metric.push(KeyValue::new(
-            semattr::SERVER_ADDRESS,
-            opentelemetry::StringValue::from(host),
-        ));
+        let host = strings.host(host_without_brackets(host));
+        metric.push(KeyValue::new(semattr::SERVER_ADDRESS, host));
     }
     if let Some(port) = url.port_or_known_default() {
         metric.push(KeyValue::new(semattr::SERVER_PORT, i64::from(port)));
@@ -104,18 +102,42 @@ pub(crate) fn protocol_version(version: Version) -> Option<&'static str> {
     }
 }
 
+/// Where the strings of `server.address` and `network.peer.address` come from: the caller may
+/// hand out shared copies from a cache (the values are the same either way).
+pub(crate) trait Strings {
+    /// The `server.address` string of `host`.
+    fn host(&self, host: &str) -> opentelemetry::StringValue;
+    /// The `network.peer.address` string of `ip`.
+    fn ip(&self, ip: std::net::IpAddr) -> opentelemetry::StringValue;
+}
+
+/// Fresh strings, no cache.
+#[cfg(test)]
+pub(crate) struct Fresh;
+
+#[cfg(test)]
+impl Strings for Fresh {
+    fn host(&self, host: &str) -> opentelemetry::StringValue {
+        host.to_owned().into()
+    }
+    fn ip(&self, ip: std::net::IpAddr) -> opentelemetry::StringValue {
+        ip.to_string().into()
+    }
+}
+
 /// The attributes set when the response head arrives, as an iterator (no allocation).
 pub(crate) fn response_attributes(
     status: StatusCode,
     version: Version,
     peer: Option<std::net::SocketAddr>,
+    strings: &impl Strings,
 ) -> impl Iterator<Item = KeyValue> {
     let code = i64::from(status.as_u16());
     [
         Some(KeyValue::new(semattr::HTTP_RESPONSE_STATUS_CODE, code)),
         protocol_version(version).map(|v| KeyValue::new(semattr::NETWORK_PROTOCOL_VERSION, v)),
         peer.map(|p| {
-            let ip = opentelemetry::StringValue::from(crate::exchange::intern::ip(p.ip()));
+            let ip = strings.ip(p.ip());
             KeyValue::new(semattr::NETWORK_PEER_ADDRESS, ip)
         }),
         peer.map(|p| KeyValue::new(semattr::NETWORK_PEER_PORT, i64::from(p.port()))),
@@ -166,7 +188,7 @@ mod tests {
         for (input, port, scheme) in cases {
             let url = Url::parse(input).unwrap();
             let (attrs, metric) =
-                request_start_attributes(&Method::GET, &url, input.to_owned(), 12);
+                request_start_attributes(&Method::GET, &url, input.to_owned(), 12, &Fresh);
             for kv in &metric {
                 assert_eq!(get(&attrs, kv.key.as_str()), Some(&kv.value), "{input}");
             }
@@ -189,7 +211,7 @@ mod tests {
     fn unknown_methods_are_other_with_the_original() {
         let url = Url::parse("http://h/").unwrap();
         let m = Method::from_bytes(b"PURGE").unwrap();
-        let (attrs, metric) = request_start_attributes(&m, &url, String::new(), 12);
+        let (attrs, metric) = request_start_attributes(&m, &url, String::new(), 12, &Fresh);
         assert_eq!(get(&metric, "http.request.method_original"), None);
         assert_eq!(
             get(&attrs, "http.request.method"),
@@ -213,7 +235,8 @@ mod tests {
             (503, true),
         ] {
             let status = StatusCode::from_u16(code).unwrap();
-            let attrs: Vec<_> = response_attributes(status, Version::HTTP_11, None).collect();
+            let attrs: Vec<_> =
+                response_attributes(status, Version::HTTP_11, None, &Fresh).collect();
             let want = error.then(|| Value::from(code.to_string()));
             assert_eq!(get(&attrs, "error.type"), want.as_ref(), "{code}");
             assert_eq!(

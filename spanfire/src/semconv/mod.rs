@@ -1,8 +1,9 @@
 //! The pure semantic-conventions core shared by every front end.
 //!
-//! Nothing here does I/O or reads globals: each function maps HTTP facts to OpenTelemetry
-//! attribute values, so both the reqwest and the tower front end produce the same spans. (Host
-//! and peer strings come from a per-thread cache, [`crate::intern`], which changes no value.)
+//! Nothing here does I/O, reads globals, keeps a cache or knows a client's types: each function
+//! maps HTTP facts to OpenTelemetry attribute values, so every front end produces the same
+//! spans. (The exchange passes host and peer strings from its per-thread cache through
+//! [`Strings`]; the values are the same.)
 
 mod attrs;
 mod error_type;
@@ -10,7 +11,7 @@ mod stability;
 
 pub(crate) use attrs::{
     error_type_of_code, method_attr, protocol_version, request_start_attributes,
-    response_attributes, span_name, status_of_code, MetricAttributes,
+    response_attributes, span_name, status_of_code, MetricAttributes, Strings,
 };
 pub use error_type::ErrorKind;
 pub(crate) use stability::{

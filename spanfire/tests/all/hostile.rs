@@ -660,16 +660,11 @@ async fn corrupt_gzip() -> (SpanData, Expect) {
     (span, expect)
 }
 
-#[tokio::test]
-async fn hostile_corrupt_gzip_body_is_an_error_of_the_body() {
-    let (span, expect) = corrupt_gzip().await;
-    let error_type = attrs(&span)["error.type"].to_string();
-    expect.with("error.type", error_type).check(&span);
-}
-
-/// Regression (found while writing issue 8, fixed): the `ErrorKind` docs (and the spec) say invalid gzip is
-/// `decode`; spanfire records `body`, because the error it sees is reqwest's body error that
-/// wraps the decompression error.
+/// Invalid gzip is an error of the body, of kind `decode` as the `ErrorKind` docs (and the spec)
+/// say (regression, found while writing issue 8: spanfire recorded `body`, because the error
+/// it sees is reqwest's body error that wraps the decompression error). The whole attribute set
+/// is checked, with a fixed `error.type` (a test that read `error.type` back from the span and
+/// compared it with itself was removed: it could not fail).
 #[tokio::test]
 async fn hostile_corrupt_gzip_body_is_a_decode_error() {
     let (span, expect) = corrupt_gzip().await;
