@@ -72,6 +72,19 @@ fn lookup<K: 'static>(
     value
 }
 
+/// The exchange's [`Strings`](crate::semconv::Strings): shared copies from the per-thread cache.
+pub(crate) struct Interned;
+
+impl crate::semconv::Strings for Interned {
+    fn host(&self, h: &str) -> opentelemetry::StringValue {
+        host(h).into()
+    }
+
+    fn ip(&self, address: std::net::IpAddr) -> opentelemetry::StringValue {
+        ip(address).into()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -99,18 +112,5 @@ mod tests {
                 assert_eq!(&*ip(addr), addr.to_string(), "round {round}");
             }
         }
-    }
-}
-
-/// The exchange's [`Strings`](crate::semconv::Strings): shared copies from the per-thread cache.
-pub(crate) struct Interned;
-
-impl crate::semconv::Strings for Interned {
-    fn host(&self, h: &str) -> opentelemetry::StringValue {
-        host(h).into()
-    }
-
-    fn ip(&self, address: std::net::IpAddr) -> opentelemetry::StringValue {
-        ip(address).into()
     }
 }
