@@ -14,7 +14,7 @@ use super::otlp::{ENV_LOGFIRE_BASE_URL, ENV_LOGFIRE_TOKEN};
 
 /// `true` / `false` / `if-token-present` (also `1`/`0`, `t`/`f`, `yes`/`no`).
 pub(crate) const ENV_SEND_TO_LOGFIRE: &str = "LOGFIRE_SEND_TO_LOGFIRE";
-/// `service.name`; `OTEL_SERVICE_NAME` is the SDK's fallback.
+/// `service.name`; the `OTEL_*` fallbacks are read in `otel_env`.
 pub(crate) const ENV_SERVICE_NAME: &str = "LOGFIRE_SERVICE_NAME";
 /// `service.version`; `OTEL_SERVICE_VERSION` is the fallback (as in the Python SDK).
 pub(crate) const ENV_SERVICE_VERSION: &str = "LOGFIRE_SERVICE_VERSION";
@@ -101,7 +101,8 @@ pub(crate) fn console(env: &impl Fn(&str) -> Option<String>) -> Result<Option<bo
 /// Resource settings: code first, then the env vars.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct ResourceSettings {
-    /// `None` leaves `service.name` to the SDK (`OTEL_SERVICE_NAME`, else `unknown_service`).
+    /// `None` leaves `service.name` to `otel_env::resource` (`OTEL_RESOURCE_ATTRIBUTES`,
+    /// `OTEL_SERVICE_NAME`, else `unknown_service:<exe>`).
     pub(crate) service_name: Option<String>,
     pub(crate) service_version: Option<String>,
     pub(crate) environment: Option<String>,

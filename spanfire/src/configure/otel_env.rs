@@ -126,11 +126,12 @@ pub(crate) fn sampler(env: &impl Fn(&str) -> Option<String>) -> Sampler {
 /// `OTEL_SPAN_{ATTRIBUTE,EVENT,LINK}_COUNT_LIMIT`, as the SDK's `Config::default()`.
 pub(crate) fn span_limits(env: &impl Fn(&str) -> Option<String>) -> SpanLimits {
     let limit = |name| parsed(env, name).unwrap_or(SPAN_LIMIT_DEFAULT);
-    let mut limits = SpanLimits::default();
-    limits.max_attributes_per_span = limit("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT");
-    limits.max_events_per_span = limit("OTEL_SPAN_EVENT_COUNT_LIMIT");
-    limits.max_links_per_span = limit("OTEL_SPAN_LINK_COUNT_LIMIT");
-    limits
+    SpanLimits {
+        max_attributes_per_span: limit("OTEL_SPAN_ATTRIBUTE_COUNT_LIMIT"),
+        max_events_per_span: limit("OTEL_SPAN_EVENT_COUNT_LIMIT"),
+        max_links_per_span: limit("OTEL_SPAN_LINK_COUNT_LIMIT"),
+        ..SpanLimits::default()
+    }
 }
 
 /// `OTEL_RESOURCE_ATTRIBUTES` as the SDK's `EnvResourceDetector` parses it.
@@ -343,10 +344,13 @@ mod tests {
 
     const MS: fn(u64) -> Duration = Duration::from_millis;
 
+    /// The env of one table row.
+    type Pairs<'a> = &'a [(&'a str, &'a str)];
+
     #[test]
     fn batch_settings_parse_like_the_sdk() {
         // (env, queue, delay, batch)
-        let table: [(&[(&str, &str)], usize, Duration, usize); 7] = [
+        let table: [(Pairs, usize, Duration, usize); 7] = [
             (&[], 2048, MS(5000), 512),
             (
                 &[
@@ -381,7 +385,7 @@ mod tests {
 
     #[test]
     fn sampler_span_limits_and_interval_parse_like_the_sdk() {
-        let table: [(&[(&str, &str)], &str); 12] = [
+        let table: [(Pairs, &str); 12] = [
             (&[], "ParentBased(AlwaysOn)"),
             (&[("OTEL_TRACES_SAMPLER", "always_on")], "AlwaysOn"),
             (&[("OTEL_TRACES_SAMPLER", "always_off")], "AlwaysOff"),
@@ -492,7 +496,7 @@ mod tests {
                 .unwrap()
         };
         // (env, service.name, other attributes besides telemetry.sdk.*)
-        let table: [(&[(&str, &str)], &str, &[&str]); 6] = [
+        let table: [(Pairs, &str, &[&str]); 6] = [
             (&[("OTEL_SERVICE_NAME", "svc")], "svc", &[]),
             (
                 &[(
@@ -540,7 +544,7 @@ mod tests {
     #[test]
     fn exporter_settings_resolve_like_opentelemetry_otlp() {
         // (env, signal, http endpoint, grpc endpoint, timeout)
-        let table: [(&[(&str, &str)], Signal, &str, &str, Duration); 10] = [
+        let table: [(Pairs, Signal, &str, &str, Duration); 10] = [
             (
                 &[],
                 Signal::Traces,
@@ -728,7 +732,7 @@ mod tests {
     /// agree.
     #[test]
     fn sdk_reads_the_process_env_the_same_way() {
-        let table: [&[(&str, &str)]; 5] = [
+        let table: [Pairs; 5] = [
             &[],
             &[
                 ("OTEL_BSP_MAX_QUEUE_SIZE", "16"),
