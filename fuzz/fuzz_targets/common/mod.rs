@@ -76,7 +76,10 @@ pub fn secret_key(index: u8) -> &'static str {
     static CHECKED: OnceLock<()> = OnceLock::new();
     CHECKED.get_or_init(|| {
         for key in SECRET_KEYS {
-            assert!(is_secret_key(secrets(), key), "{key} should be a secret key");
+            assert!(
+                is_secret_key(secrets(), key),
+                "{key} should be a secret key"
+            );
         }
     });
     SECRET_KEYS[usize::from(index) % SECRET_KEYS.len()]
@@ -201,7 +204,9 @@ fn model_pairs(
                 model.out.push_str("=REDACTED");
                 model.touched |= value != "REDACTED";
                 let value_start = start + key.len() + 1;
-                model.secret_ranges.push(value_start..value_start + value.len());
+                model
+                    .secret_ranges
+                    .push(value_start..value_start + value.len());
             }
             _ => model.out.push_str(piece),
         }
@@ -268,7 +273,10 @@ pub fn secret_part(name: &str) -> Option<String> {
         .and_then(|p| p.strip_suffix("']"));
     match part {
         Some(part) => {
-            assert!(is_secret, "{name:?} is not a secret but was scrubbed: {out:?}");
+            assert!(
+                is_secret,
+                "{name:?} is not a secret but was scrubbed: {out:?}"
+            );
             assert!(
                 !part.is_empty() && name.contains(part) && secrets().is_secret(part),
                 "{name:?}: the marker {out:?} names no secret part of it"
@@ -276,7 +284,10 @@ pub fn secret_part(name: &str) -> Option<String> {
             Some(part.to_owned())
         }
         None => {
-            assert!(!is_secret, "secret header name {name:?} kept its value: {out:?}");
+            assert!(
+                !is_secret,
+                "secret header name {name:?} kept its value: {out:?}"
+            );
             assert_eq!(out, "v", "{name:?}");
             None
         }
@@ -286,7 +297,10 @@ pub fn secret_part(name: &str) -> Option<String> {
 /// The value patterns of the scrubbing stage (secrets whatever their key), copied from
 /// spanfire/src/configure/scrub.rs, where they are private.
 const VALUE_PATTERNS: &[(&str, &str)] = &[
-    ("jwt", r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"),
+    (
+        "jwt",
+        r"eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*",
+    ),
     ("bearer", r"(?i:bearer)\s+[A-Za-z0-9._~+/=-]{8,}"),
     ("aws access key", r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"),
     (
@@ -331,14 +345,24 @@ const VOCABULARY: &[char] = &['R', 'E', 'D', 'A', 'C', 'T', ':', '[', ']', '"'];
 /// Whether `output` leaks `secret` (`Some(true)`), or it does not (`Some(false)`), or the check
 /// does not apply (`None`): the secret is short (under 4 characters), or could be found in the
 /// output without having leaked (it contains `REDACTED`, or starts or ends with a character of
-/// the replacements), or occurs in `input` anywhere but inside one of the `secret` ranges (then
-/// it is also text that is no secret), or does not occur at all.
+/// the replacements, or the input holds a JSON escape `\u`/`\/` that a rewritten JSON string
+/// would write as plain text), or occurs in `input` anywhere but inside one of the `secret`
+/// ranges (then it is also text that is no secret), or does not occur at all.
 ///
 /// Sound because redaction only ever replaces ranges of the input by the vocabulary: an
 /// occurrence in the output lies wholly in kept input (where, by the conditions, it can only be
 /// one of the secret occurrences) or overlaps a replacement (excluded by the conditions).
-pub fn leaks(input: &str, output: &str, secret: &str, secret_ranges: &[Range<usize>]) -> Option<bool> {
+pub fn leaks(
+    input: &str,
+    output: &str,
+    secret: &str,
+    secret_ranges: &[Range<usize>],
+) -> Option<bool> {
+    // A JSON string that holds JSON is written back after redaction (`\u0041` as `A`): an
+    // escape that reads as other text could make the secret appear where it was not.
     if secret.chars().count() < 4
+        || input.contains("\\u")
+        || input.contains("\\/")
         || secret.contains("REDACTED")
         || secret.starts_with(VOCABULARY)
         || secret.ends_with(VOCABULARY)
@@ -360,14 +384,15 @@ pub fn leaks(input: &str, output: &str, secret: &str, secret_ranges: &[Range<usi
     found.then(|| output.contains(secret))
 }
 
-/// Whether the free-text passes other than JSON have nothing to act on in `text`: no `=`
-/// (`key=value`), no `://` (userinfo), no `Name: value` (a `": "` right after a closing quote,
-/// as pretty JSON writes it, has no name).
+/// Whether only the JSON pass of the free-text redaction can act on `text`, and only on the
+/// values of keys: no `=` (`key=value`), no `://` (userinfo), no `Name: value` (a `": "` right
+/// after a closing quote, as pretty JSON writes it, has no name), no `\"` (a string holding
+/// JSON of its own, which is redacted inside).
 pub fn only_json_pass(text: &str) -> bool {
     let named_line = text
         .match_indices(": ")
         .any(|(at, _)| !text[..at].ends_with('"'));
-    !text.contains('=') && !text.contains("://") && !named_line
+    !text.contains('=') && !text.contains("://") && !named_line && !text.contains("\\\"")
 }
 
 /// `text` with every `needle` removed (removing one can join the halves of another).
@@ -377,4 +402,49 @@ pub fn without(text: &str, needle: &str) -> String {
         text = text.replace(needle, "");
     }
     text
+}
+
+/// Known bug, reported: the `key=value` scanner of the free-text redaction passes over the
+/// value of a pair it does not redact, and the value runs to `&`, `#`, whitespace, `"`, `<`,
+/// `>` or `\` — not to `?`, `,`, `;`, `@` — so a secret pair inside it is never looked at:
+/// `GET /q=1?token=t` keeps `t` (and redacting twice finds more than once, when another pass
+/// removed the `=` in between). While this is `true`, the oracles that it breaks (idempotence,
+/// secrets found by free text alone) skip the texts where it happens ([`passes_over_pairs`]);
+/// set it to `false` once spanfire looks inside such values.
+pub const PAIR_SCANNER_PASSES_OVER_PAIRS: bool = false;
+
+/// Whether the free-text `key=value` scanner, walking `text` as documented, passes over an `=`
+/// inside the value of a pair it leaves as it is: the known bug above applies to `text`.
+pub fn passes_over_pairs(text: &str) -> bool {
+    if !PAIR_SCANNER_PASSES_OVER_PAIRS {
+        return false;
+    }
+    let key_byte = |b: u8| {
+        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'%' | b'+' | b'[' | b']')
+    };
+    let ends_value =
+        |b: u8| b.is_ascii_whitespace() || matches!(b, b'&' | b'#' | b'"' | b'<' | b'>' | b'\\');
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while let Some(eq) = bytes[i..].iter().position(|&b| b == b'=').map(|p| i + p) {
+        let key_start = bytes[..eq]
+            .iter()
+            .rposition(|&b| !key_byte(b))
+            .map_or(0, |p| p + 1);
+        let value_end = bytes[eq + 1..]
+            .iter()
+            .position(|&b| ends_value(b))
+            .map_or(bytes.len(), |p| eq + 1 + p);
+        let value = &text[eq + 1..value_end];
+        let redacted = key_start < eq
+            && !value.is_empty()
+            && !value.starts_with("REDACTED")
+            && !value.starts_with('[')
+            && is_secret_key(secrets(), &text[key_start..eq]);
+        if !redacted && value.contains('=') {
+            return true;
+        }
+        i = value_end.max(eq + 1);
+    }
+    false
 }

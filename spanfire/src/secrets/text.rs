@@ -54,7 +54,8 @@ fn then<'a>(text: Cow<'a, str>, f: impl FnOnce(&str) -> Cow<'_, str>) -> Cow<'a,
 }
 
 fn is_key_byte(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'%' | b'+' | b'[' | b']')
+    // `*` for extended parameters (`token*=…`, RFC 8187)
+    b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'%' | b'+' | b'[' | b']' | b'*')
 }
 
 fn ends_pair_value(b: u8) -> bool {
@@ -103,13 +104,18 @@ fn redact_pairs<'a>(
         let secret = (key_start < eq && !value.is_empty() && !already_redacted(value))
             .then(|| secret_key_part(&text[key_start..eq], names))
             .flatten();
-        if let Some(matched) = secret {
-            ranges.push((eq + 1, value_end));
-            if let Some(notes) = notes.as_deref_mut() {
-                note(notes, Vec::new(), matched);
+        // A redacted value is skipped whole; a kept one may hide another pair
+        // (`/search/q=1?token=…`): the scan goes on right after its `=`.
+        i = match secret {
+            Some(matched) => {
+                ranges.push((eq + 1, value_end));
+                if let Some(notes) = notes.as_deref_mut() {
+                    note(notes, Vec::new(), matched);
+                }
+                value_end.max(eq + 1)
             }
-        }
-        i = value_end.max(eq + 1);
+            None => eq + 1,
+        };
     }
     replace_ranges(text, &ranges, REDACTED)
 }
@@ -156,7 +162,7 @@ fn redact_lines<'a>(
         let value_start = colon + 2;
         let value_end = bytes[value_start..]
             .iter()
-            .position(|&b| matches!(b, b'\r' | b'\n' | b'"' | b';' | b'&'))
+            .position(|&b| matches!(b, b'\r' | b'\n' | b'"' | b'\\' | b';' | b'&'))
             .map_or(bytes.len(), |p| value_start + p);
         let value = &text[value_start..value_end];
         let secret = (key_start < colon && !value.trim().is_empty() && !already_redacted(value))
@@ -201,6 +207,12 @@ mod tests {
             ("token=", "token="),
             ("=token", "=token"),
             ("a#access_token=t&state=s", "a#access_token=REDACTED&state=s"),
+            // found by the fuzz target `error_text`: a kept value hid the next pair
+            ("GET /search/q=1?token=abcd1234", "GET /search/q=1?token=REDACTED"),
+            ("x=a=b&sig=s", "x=a=b&sig=REDACTED"),
+            // found by reading: a line inside a JSON string ends at its escaped quote
+            (r#"{"x":"Cookie: a\"b"}"#, r#"{"x":"Cookie: REDACTED\"b"}"#),
+            ("token*=UTF-8''s3cr3t", "token*=REDACTED"),
         ];
         for (input, want) in cases {
             assert_eq!(redact(input), want, "input: {input}");

@@ -45,6 +45,7 @@
 //! absolute form; for a relative URI the `Host` header and `http` are used. A request whose URL
 //! cannot be formed at all is passed through without a span.
 
+mod edge;
 mod future;
 mod layer;
 mod service;

@@ -6,13 +6,11 @@ use std::task::{Context, Poll};
 use http::{Request, Response};
 use http_body::Body;
 
-use crate::exchange::{Edge, Inner, Outgoing};
+use crate::exchange::{Inner, Outgoing};
 use crate::{InstrumentedBody, TeeBody};
 
+use super::edge::TOWER;
 use super::ResponseFuture;
-
-/// hyper-util's errors carry no URL and no kinds beyond their `std::io` sources.
-static TOWER: Edge = Edge::GENERIC;
 
 /// A tower service that instruments every request to the inner HTTP client service.
 #[derive(Debug, Clone)]
