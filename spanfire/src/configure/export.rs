@@ -19,6 +19,9 @@ use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
+use super::budget::{self, Admission, Budget};
+use super::shutdown::{abandoned, Gate};
+
 /// Counters of the span export pipeline, shared by every destination.
 #[derive(Debug, Default)]
 pub(crate) struct Stats {
@@ -28,6 +31,11 @@ pub(crate) struct Stats {
     pub(crate) exported: AtomicU64,
     /// Spans in batches whose export failed.
     pub(crate) failed: AtomicU64,
+    /// Spans not handed to the batch processor: its queue was full, or they were over the
+    /// export memory budget even without their bodies.
+    pub(crate) dropped: AtomicU64,
+    /// Spans handed over without their body attributes, to stay within the memory budget.
+    pub(crate) bodies_dropped: AtomicU64,
 }
 
 /// A live view of the span export counters of a [`Telemetry`](crate::Telemetry); stays valid
@@ -49,9 +57,31 @@ impl ExportStats {
         self.0.failed.load(Ordering::Relaxed)
     }
     /// Spans offered but not delivered: failed, or dropped because an export queue was full
-    /// (while running this also counts spans still queued).
+    /// or the export memory limit was reached (while running this also counts spans still
+    /// queued).
     pub fn not_exported(&self) -> u64 {
         self.0.not_exported()
+    }
+    /// Spans dropped before export: the export queue was full (`OTEL_BSP_MAX_QUEUE_SIZE`
+    /// spans waiting), or the span did not fit in the export memory limit even without its
+    /// bodies.
+    pub fn dropped(&self) -> u64 {
+        self.0.dropped.load(Ordering::Relaxed)
+    }
+    /// Spans exported without their body attributes (`http.request.body.text`,
+    /// `http.response.body.text`, `http.request.body.form`) because the export memory limit
+    /// was reached; they carry `spanfire.export.body_dropped = true` and are also counted in
+    /// [`exported`](Self::exported) / [`failed`](Self::failed) / [`pending`](Self::pending).
+    pub fn bodies_dropped(&self) -> u64 {
+        self.0.bodies_dropped.load(Ordering::Relaxed)
+    }
+    /// Spans handed to an exporter whose export has not finished:
+    /// `offered − exported − failed − dropped`. 0 once everything is exported; after a
+    /// shutdown that hit its deadline with an OTLP/HTTP collector hanging, the spans of the
+    /// request still in flight and those queued behind it, until that request times out
+    /// (then they count as failed).
+    pub fn pending(&self) -> u64 {
+        self.0.pending()
     }
 }
 
@@ -61,6 +91,13 @@ impl Stats {
     pub(crate) fn not_exported(&self) -> u64 {
         let offered = self.offered.load(Ordering::Relaxed);
         offered.saturating_sub(self.exported.load(Ordering::Relaxed))
+    }
+
+    /// Spans handed to an exporter and not yet delivered or failed.
+    pub(crate) fn pending(&self) -> u64 {
+        self.not_exported()
+            .saturating_sub(self.failed.load(Ordering::Relaxed))
+            .saturating_sub(self.dropped.load(Ordering::Relaxed))
     }
 }
 
@@ -82,41 +119,55 @@ pub(crate) type TokioHandle = tokio::runtime::Handle;
 pub(crate) struct TokioHandle;
 
 impl Driver {
-    /// Runs `future` with telemetry suppressed, so exporter traffic is never instrumented.
+    /// Runs `future` with telemetry suppressed, so exporter traffic is never instrumented;
+    /// fails at once when the shutdown deadline `gate` is aborted (a gRPC export in flight is
+    /// cancelled then; an inline, blocking HTTP export cannot be interrupted).
     async fn run<F: std::future::Future<Output = OTelSdkResult>>(
         &self,
         future: F,
+        gate: &Gate,
     ) -> OTelSdkResult {
         use opentelemetry::context::FutureExt;
+        if gate.aborted() {
+            return Err(abandoned());
+        }
         let future = future.with_context(Context::current().with_telemetry_suppressed());
         match self {
             Driver::Inline => future.await,
             #[cfg(feature = "grpc")]
-            Driver::Runtime(handle) => handle.block_on(future),
+            Driver::Runtime(handle) => handle.block_on(gate.race(future)),
             #[cfg(not(feature = "grpc"))]
-            Driver::Runtime(_) => future.await,
+            Driver::Runtime(_) => gate.race(future).await,
         }
     }
 }
 
-/// A span exporter that counts its results and runs on a [`Driver`].
+/// A span exporter that counts its results, releases its destination's [`Budget`] and runs
+/// on a [`Driver`].
 #[derive(Debug)]
 pub(crate) struct CountingSpanExporter<E> {
     pub(crate) inner: E,
     pub(crate) stats: Arc<Stats>,
     pub(crate) driver: Driver,
+    pub(crate) budget: Arc<Budget>,
+    pub(crate) gate: Arc<Gate>,
 }
 
 impl<E: SpanExporter> SpanExporter for CountingSpanExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
         let n = batch.len() as u64;
-        let result = self.driver.run(self.inner.export(batch)).await;
+        // The batch processor took these spans out of its queue: their slots are free, their
+        // bytes are held until the export returns.
+        self.budget.release_slots(n);
+        let bytes: u64 = batch.iter().map(budget::estimate).sum();
+        let result = self.driver.run(self.inner.export(batch), &self.gate).await;
         let counter = if result.is_ok() {
             &self.stats.exported
         } else {
             &self.stats.failed
         };
         counter.fetch_add(n, Ordering::Relaxed);
+        self.budget.release_bytes(bytes);
         result
     }
 
@@ -138,11 +189,14 @@ impl<E: SpanExporter> SpanExporter for CountingSpanExporter<E> {
 pub(crate) struct DrivenMetricExporter<E> {
     pub(crate) inner: E,
     pub(crate) driver: Driver,
+    pub(crate) gate: Arc<Gate>,
 }
 
 impl<E: PushMetricExporter> PushMetricExporter for DrivenMetricExporter<E> {
     async fn export(&self, metrics: &ResourceMetrics) -> OTelSdkResult {
-        self.driver.run(self.inner.export(metrics)).await
+        self.driver
+            .run(self.inner.export(metrics), &self.gate)
+            .await
     }
 
     fn force_flush(&self) -> OTelSdkResult {
@@ -158,11 +212,13 @@ impl<E: PushMetricExporter> PushMetricExporter for DrivenMetricExporter<E> {
     }
 }
 
-/// Counts the spans handed to a destination's processor.
+/// Counts the spans offered to a destination and hands them to its batch processor within
+/// the destination's [`Budget`] (count and bytes; see `budget.rs`).
 #[derive(Debug)]
 pub(crate) struct CountingProcessor<P> {
     pub(crate) inner: P,
     pub(crate) stats: Arc<Stats>,
+    pub(crate) budget: Arc<Budget>,
 }
 
 impl<P: SpanProcessor> SpanProcessor for CountingProcessor<P> {
@@ -170,8 +226,18 @@ impl<P: SpanProcessor> SpanProcessor for CountingProcessor<P> {
         self.inner.on_start(span, cx)
     }
 
-    fn on_end(&self, span: SpanData) {
+    fn on_end(&self, mut span: SpanData) {
         self.stats.offered.fetch_add(1, Ordering::Relaxed);
+        match self.budget.admit(&mut span) {
+            Admission::Whole => {}
+            Admission::BodiesDropped => {
+                self.stats.bodies_dropped.fetch_add(1, Ordering::Relaxed);
+            }
+            Admission::QueueFull | Admission::OverBudget => {
+                self.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
+            }
+        }
         self.inner.on_end(span)
     }
 

@@ -12,6 +12,7 @@
 //! the W3C trace-context + baggage propagator ([`W3cPropagator`](crate::W3cPropagator)) as the
 //! globals, and returns a [`Telemetry`] guard that owns them. Console output is on by default.
 
+mod budget;
 mod console;
 mod console_writer;
 mod export;
@@ -21,6 +22,7 @@ mod otel_env;
 mod otlp;
 mod pipeline;
 mod scrub;
+mod shutdown;
 
 use std::fmt;
 
@@ -69,6 +71,8 @@ pub struct ConfigureBuilder {
     send_to_logfire: Option<bool>,
     logfire_credentials_dir: Option<PathBuf>,
     env_source: Option<EnvSource>,
+    export_memory_limit: Option<u64>,
+    shutdown_timeout: Option<std::time::Duration>,
 }
 
 /// Where `finish()` reads env vars (the process environment unless a test injects a map).
@@ -92,6 +96,8 @@ impl Default for ConfigureBuilder {
             send_to_logfire: None,
             logfire_credentials_dir: None,
             env_source: None,
+            export_memory_limit: None,
+            shutdown_timeout: None,
         }
     }
 }
@@ -244,6 +250,34 @@ impl ConfigureBuilder {
         self
     }
 
+    /// Bounds the memory of spans waiting for OTLP export, in bytes, for all destinations
+    /// together (split evenly between them); `0`: no byte limit (the span count is still
+    /// bounded by `OTEL_BSP_MAX_QUEUE_SIZE`).
+    ///
+    /// A span's size is estimated cheaply: 512 bytes, plus its name, plus 64 bytes and the key
+    /// and value lengths of each attribute (also of events and links; strings by length,
+    /// numbers 8 bytes). When a span would exceed the limit, its bodies
+    /// (`http.request.body.text`, `http.response.body.text`, `http.request.body.form`) are
+    /// removed and it is marked `spanfire.export.body_dropped = true`; if it still does not
+    /// fit, it is dropped. Both are counted ([`ExportStats::bodies_dropped`],
+    /// [`ExportStats::dropped`]).
+    ///
+    /// Default: `SPANFIRE_EXPORT_MEMORY_LIMIT` (bytes), else 64 MiB.
+    pub fn export_memory_limit(mut self, bytes: u64) -> Self {
+        self.export_memory_limit = Some(bytes);
+        self
+    }
+
+    /// The deadline of [`Telemetry::shutdown`] (and of the shutdown on drop) as a whole: all
+    /// destinations, traces and metrics, are shut down in parallel within it, even when a
+    /// collector hangs (see [`Telemetry::shutdown`]).
+    ///
+    /// Default: 5 s.
+    pub fn shutdown_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.shutdown_timeout = Some(timeout);
+        self
+    }
+
     /// Adds a span processor of your own (e.g. an in-memory exporter in tests).
     pub fn with_span_processor(mut self, processor: impl SpanProcessor + 'static) -> Self {
         self.processors.push(Box::new(processor));
@@ -317,6 +351,18 @@ impl ConfigureBuilder {
         let resource = resource.build();
         let runtime = ExportRuntime::for_protocol(protocol, !destinations.is_empty())?;
         let stats = Arc::new(Stats::default());
+        let memory_limit = match self.export_memory_limit {
+            Some(limit) => limit,
+            None => match env(budget::ENV_EXPORT_MEMORY_LIMIT) {
+                Some(v) => budget::parse_limit(&v)?,
+                None => budget::DEFAULT_EXPORT_MEMORY_LIMIT,
+            },
+        };
+        let memory_limit = match memory_limit {
+            0 => 0,
+            limit => (limit / destinations.len().max(1) as u64).max(1),
+        };
+        let gate = Arc::new(shutdown::Gate::default());
 
         let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::new();
         let mut meter = SdkMeterProvider::builder().with_resource(resource.clone());
@@ -324,20 +370,25 @@ impl ConfigureBuilder {
             let protocol = destination.protocol(protocol);
             let driver = runtime.driver(protocol);
             let _entered = runtime.enter();
+            let budget = Arc::new(budget::Budget::new(memory_limit, otel.batch.max_queue_size));
             let spans = CountingSpanExporter {
                 inner: destination.span_exporter(protocol, &otel.traces)?,
                 stats: Arc::clone(&stats),
                 driver: driver.clone(),
+                budget: Arc::clone(&budget),
+                gate: Arc::clone(&gate),
             };
             processors.push(Box::new(CountingProcessor {
                 inner: BatchSpanProcessor::builder(spans)
                     .with_batch_config(otel.batch.config())
                     .build(),
                 stats: Arc::clone(&stats),
+                budget,
             }));
             let metrics = DrivenMetricExporter {
                 inner: destination.metric_exporter(protocol, &otel.metrics, otel.temporality)?,
                 driver,
+                gate: Arc::clone(&gate),
             };
             meter = meter.with_reader(
                 PeriodicReader::builder(metrics)
@@ -377,6 +428,10 @@ impl ConfigureBuilder {
             meter_provider,
             stats,
             runtime,
+            gate,
+            shutdown_timeout: self
+                .shutdown_timeout
+                .unwrap_or(shutdown::DEFAULT_SHUTDOWN_TIMEOUT),
             shut_down: false,
         })
     }
@@ -412,10 +467,13 @@ pub struct Telemetry {
     meter_provider: SdkMeterProvider,
     stats: Arc<Stats>,
     runtime: ExportRuntime,
+    gate: Arc<shutdown::Gate>,
+    shutdown_timeout: std::time::Duration,
     shut_down: bool,
 }
 
-/// `spanfire.export.spans{outcome=offered|exported|failed}`: what the export pipeline did.
+/// `spanfire.export.spans{outcome=offered|exported|failed|dropped|body_dropped}`: what the
+/// export pipeline did.
 fn observe_export_stats(provider: &SdkMeterProvider, stats: &Arc<Stats>) {
     let stats = Arc::clone(stats);
     provider
@@ -427,6 +485,8 @@ fn observe_export_stats(provider: &SdkMeterProvider, stats: &Arc<Stats>) {
                 ("offered", &stats.offered),
                 ("exported", &stats.exported),
                 ("failed", &stats.failed),
+                ("dropped", &stats.dropped),
+                ("body_dropped", &stats.bodies_dropped),
             ] {
                 let value = counter.load(Ordering::Relaxed);
                 observer.observe(value, &[opentelemetry::KeyValue::new("outcome", outcome)]);
@@ -502,10 +562,17 @@ impl Telemetry {
         &self.meter_provider
     }
 
-    /// Flushes and shuts down the pipeline.
+    /// Flushes and shuts down the pipeline, within the
+    /// [`shutdown_timeout`](ConfigureBuilder::shutdown_timeout) (5 s by default) as a whole:
+    /// traces and metrics, every destination, in parallel. Shortly before the deadline,
+    /// exports still running are abandoned (counted as failed): gRPC ones are cancelled;
+    /// an OTLP/HTTP request in flight cannot be interrupted, so its SDK worker thread stays
+    /// blocked until the request times out (`OTEL_EXPORTER_OTLP_TIMEOUT`, 10 s by default),
+    /// then fails the spans queued behind it without sending them and exits.
     ///
     /// # Errors
-    /// When the tracer or meter provider failed to flush or shut down.
+    /// When the tracer or meter provider failed to flush or shut down, or did not finish
+    /// before the deadline.
     pub fn shutdown(mut self) -> Result<(), crate::Error> {
         self.shut_down = true;
         self.shutdown_pipeline()
@@ -515,24 +582,41 @@ impl Telemetry {
     /// lost (dropped from a full queue or in a failed export). The handle stays valid after
     /// [`Telemetry::shutdown`], when the counts are exact. Losses are also reported on stderr at
     /// shutdown, and all counts as the `spanfire.export.spans` metric (`outcome` = `offered`,
-    /// `exported`, `failed`).
+    /// `exported`, `failed`, `dropped`, `body_dropped`).
+    ///
+    /// Once nothing is pending, `offered = exported + failed + dropped`; at any time
+    /// `offered = exported + failed + dropped + pending`.
     pub fn export_stats(&self) -> ExportStats {
         ExportStats(Arc::clone(&self.stats))
     }
 
     fn shutdown_pipeline(&mut self) -> Result<(), crate::Error> {
-        let traces = self.tracer_provider.shutdown();
-        let metrics = self.meter_provider.shutdown();
+        let timeout = self.shutdown_timeout;
+        let [traces, metrics] = shutdown::shutdown(
+            &self.tracer_provider,
+            &self.meter_provider,
+            &self.gate,
+            timeout,
+        );
         self.runtime.stop();
         let lost = self.stats.not_exported();
-        if lost > 0 {
+        let bodies = self.stats.bodies_dropped.load(Ordering::Relaxed);
+        if lost > 0 || bodies > 0 {
             let offered = self.stats.offered.load(Ordering::Relaxed);
+            let dropped = self.stats.dropped.load(Ordering::Relaxed);
+            let failed = self.stats.failed.load(Ordering::Relaxed);
+            let pending = self.stats.pending();
             eprintln!(
-                "spanfire: {lost} of {offered} spans were not exported (export queue full or export failed)"
+                "spanfire: {lost} of {offered} spans were not exported ({dropped} dropped: export queue full or over the export memory limit; {failed} in failed exports; {pending} abandoned at the shutdown deadline); {bodies} exported without their bodies (export memory limit)"
             );
         }
-        traces.map_err(|e| crate::Error::telemetry("shutting down traces", e))?;
-        metrics.map_err(|e| crate::Error::telemetry("shutting down metrics", e))
+        let timed_out = || Err(opentelemetry_sdk::error::OTelSdkError::Timeout(timeout));
+        traces
+            .unwrap_or_else(timed_out)
+            .map_err(|e| crate::Error::telemetry("shutting down traces", e))?;
+        metrics
+            .unwrap_or_else(timed_out)
+            .map_err(|e| crate::Error::telemetry("shutting down metrics", e))
     }
 }
 

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use opentelemetry::Context;
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::trace::{Span, SpanData, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
@@ -34,16 +34,43 @@ impl Pipeline {
         self
     }
 
-    /// Runs `f` on every processor and returns the first error, after running all of them.
-    fn each(&self, f: impl Fn(&dyn SpanProcessor) -> OTelSdkResult) -> OTelSdkResult {
-        let mut first = Ok(());
-        for p in &self.processors {
-            let result = f(p.as_ref());
-            if first.is_ok() {
-                first = result;
+    /// Runs `f` on every processor, in parallel (one scoped thread each but the last, which
+    /// runs on the caller's thread), and returns the first error, after running all of them.
+    /// Flush and shutdown of N destinations then take as long as the slowest, not the sum.
+    fn each(&self, f: impl Fn(&dyn SpanProcessor) -> OTelSdkResult + Sync) -> OTelSdkResult {
+        let Some((last, rest)) = self.processors.split_last() else {
+            return Ok(());
+        };
+        let f = &f;
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = rest
+                .iter()
+                .map(|p| {
+                    let p: &dyn SpanProcessor = p.as_ref();
+                    std::thread::Builder::new()
+                        .name("spanfire-processor-shutdown".into())
+                        .spawn_scoped(scope, move || f(p))
+                        // No thread: run it here (sequentially).
+                        .map_err(|_| f(p))
+                })
+                .collect();
+            let last = f(last.as_ref());
+            let mut first = Ok(());
+            for handle in handles {
+                let result = match handle {
+                    Ok(handle) => handle.join().unwrap_or_else(|_| {
+                        Err(OTelSdkError::InternalFailure(
+                            "a span processor panicked".into(),
+                        ))
+                    }),
+                    Err(result) => result,
+                };
+                if first.is_ok() {
+                    first = result;
+                }
             }
-        }
-        first
+            first.and(last)
+        })
     }
 }
 

@@ -15,6 +15,7 @@ mod logfire_crate;
 mod logfire_receiver;
 mod metrics;
 mod options;
+mod pressure;
 mod reference;
 mod reqwest_client;
 mod semconv_dup;
