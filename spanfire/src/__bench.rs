@@ -66,6 +66,7 @@ impl Core {
             headers: request_headers,
             extensions: &extensions,
             buffered_body: ex.request_body,
+            body_size: None,
         };
         let Some(begun) = self.0.begin(&Edge::GENERIC, outgoing) else {
             return;

@@ -133,7 +133,7 @@ pub mod __fuzz {
                 headers.append(name, value);
             }
         }
-        let capture = HeaderCapture::new(Selection::All, Selection::All, default_secrets());
+        let capture = HeaderCapture::new(Selection::All, Selection::All, crate::Secrets::default());
         let mut out = Vec::new();
         capture.record(false, &headers, &mut out);
         out.into_iter()
@@ -149,20 +149,9 @@ pub mod __fuzz {
             .collect()
     }
 
-    /// The default policy, compiled once (a policy compiles its patterns when built).
-    fn default_secrets() -> crate::Secrets {
-        static DEFAULT: std::sync::OnceLock<crate::Secrets> = std::sync::OnceLock::new();
-        DEFAULT.get_or_init(crate::Secrets::default).clone()
-    }
-
     /// Whether the value of the (lowercase) header `name` is redacted by default.
     pub fn header_is_sensitive(name: &str) -> bool {
-        static CAPTURE: std::sync::OnceLock<HeaderCapture> = std::sync::OnceLock::new();
-        CAPTURE
-            .get_or_init(|| {
-                HeaderCapture::new(Selection::Nothing, Selection::Nothing, default_secrets())
-            })
-            .is_sensitive(name)
+        HeaderCapture::default().is_sensitive(name)
     }
 
     /// The `exception.message` recorded for an error whose text is `text` and that reports
@@ -170,7 +159,7 @@ pub mod __fuzz {
     pub fn error_message(text: &str, url: Option<&str>) -> String {
         // `error_message` wants a `'static` trait object: the text is copied into one.
         let owned: Box<dyn std::error::Error + 'static> = Box::new(OwnedText(text.to_owned()));
-        crate::secrets::error_message(owned.as_ref(), url, default_secrets().names())
+        crate::secrets::error_message(owned.as_ref(), url, crate::Secrets::default().names())
     }
 
     #[derive(Debug)]
@@ -279,7 +268,7 @@ pub mod __fuzz {
         type Scrub = Box<dyn Fn(&mut [opentelemetry::KeyValue]) + Send + Sync>;
         static SCRUB: std::sync::OnceLock<Scrub> = std::sync::OnceLock::new();
         let scrub = SCRUB.get_or_init(|| {
-            let scrubber = crate::configure::Scrubber::new(default_secrets());
+            let scrubber = crate::configure::Scrubber::new(crate::Secrets::default());
             Box::new(move |attributes| scrubber.scrub(attributes))
         });
         scrub(attributes);

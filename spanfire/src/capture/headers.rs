@@ -74,7 +74,14 @@ impl Default for HeaderCapture {
 
 impl HeaderCapture {
     pub(crate) fn new(request: Selection, response: Selection, secrets: Secrets) -> Self {
-        let known = KNOWN.iter().map(|name| treatment(&secrets, name)).collect();
+        // Only needed when something is captured: building an instrumentation with capture
+        // off (the default) stays cheap.
+        let capturing = !(request.is_nothing() && response.is_nothing());
+        let known = if capturing {
+            KNOWN.iter().map(|name| treatment(&secrets, name)).collect()
+        } else {
+            Vec::new()
+        };
         HeaderCapture {
             request,
             response,

@@ -62,6 +62,9 @@ pub(crate) struct Outgoing<'a> {
     pub(crate) extensions: &'a Extensions,
     /// The whole body, when the client holds it in memory (captured at once).
     pub(crate) buffered_body: Option<&'a [u8]>,
+    /// The body's exact size when the body knows it (`size_hint().exact()`), for a body that
+    /// is not buffered; `Content-Length` is the fallback.
+    pub(crate) body_size: Option<u64>,
 }
 
 /// How a front end's errors are described; errors are classified where they are known, at the
@@ -124,7 +127,8 @@ impl Inner {
             headers: req.headers,
             extensions: req.extensions,
         });
-        span.note_request_size(req.buffered_body.map(<[u8]>::len), req.headers);
+        let size = req.buffered_body.map(|b| b.len() as u64).or(req.body_size);
+        span.note_request_size(size, req.headers);
         let mut body_capture = span.request_body_capture(req.headers);
         if let (Some(capture), Some(bytes)) = (&mut body_capture, req.buffered_body) {
             capture.body.push(bytes);

@@ -347,7 +347,7 @@ impl RequestSpan {
 
     /// Notes the request body size for `http.client.request.body.size`: the buffered body's
     /// length, else `Content-Length`.
-    pub(crate) fn note_request_size(&mut self, buffered: Option<usize>, headers: &HeaderMap) {
+    pub(crate) fn note_request_size(&mut self, known: Option<u64>, headers: &HeaderMap) {
         let Some(s) = &mut self.state else { return };
         if !s.inner.opt_in_metrics {
             return;
@@ -356,7 +356,7 @@ impl RequestSpan {
             let value = headers.get(http::header::CONTENT_LENGTH)?;
             value.to_str().ok()?.trim().parse::<u64>().ok()
         };
-        s.request_body_size = buffered.map(|n| n as u64).or_else(declared);
+        s.request_body_size = known.or_else(declared);
     }
 
     /// A capture for the request body, when request bodies are captured and the span records.

@@ -42,6 +42,7 @@ impl Middleware for SpanfireMiddleware {
             headers: &mut headers,
             extensions,
             buffered_body: buffered,
+            body_size: None,
         };
         let begun = self.inner.begin(&REQWEST, outgoing);
         *req.headers_mut() = headers;

@@ -135,9 +135,15 @@ struct Policy {
 }
 
 impl Default for Secrets {
-    /// The built-in patterns ([`DEFAULT_SECRET_PATTERNS`]).
+    /// The built-in patterns ([`DEFAULT_SECRET_PATTERNS`]), compiled once per process and
+    /// shared.
     fn default() -> Self {
-        Secrets::build(true, Vec::new()).unwrap_or_else(|_| Secrets::everything())
+        static BUILT_IN: std::sync::OnceLock<Secrets> = std::sync::OnceLock::new();
+        BUILT_IN
+            .get_or_init(|| {
+                Secrets::build(true, Vec::new()).unwrap_or_else(|_| Secrets::everything())
+            })
+            .clone()
     }
 }
 

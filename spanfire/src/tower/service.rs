@@ -48,6 +48,7 @@ where
 
     fn call(&mut self, request: Request<ReqB>) -> Self::Future {
         let (mut parts, body) = request.into_parts();
+        let body_size = body.size_hint().exact();
         let begun = request_url(&parts).and_then(|url| {
             let outgoing = Outgoing {
                 method: &parts.method,
@@ -55,6 +56,7 @@ where
                 headers: &mut parts.headers,
                 extensions: &parts.extensions,
                 buffered_body: None,
+                body_size,
             };
             self.inner.begin(&TOWER, outgoing)
         });

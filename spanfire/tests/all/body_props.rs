@@ -5,11 +5,13 @@
 //!
 //! 1. the application reads the original bytes, with capture on and off;
 //! 2. the server receives the original bytes, with capture on and off, for buffered and
-//!    streamed (`wrap_stream`) request bodies;
+//!    streamed request bodies;
 //! 3. the captured text is the body when it is valid UTF-8 and fits; when cut, the longest prefix
 //!    within the limit that ends on a character boundary plus the truncation marker; and absent
 //!    when the kept bytes are not UTF-8 (other than a character cut by the limit). Sizes always
 //!    count every byte.
+//!
+//! Every property runs on both front ends (reqwest + middleware, hyper-util + the tower layer).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -27,8 +29,9 @@ use opentelemetry::Value;
 use opentelemetry_sdk::trace::SpanData;
 use proptest::collection::vec;
 use proptest::prelude::*;
-use spanfire::TRUNCATION_MARKER;
+use spanfire::{InstrumentedBody, TRUNCATION_MARKER};
 
+use crate::support::front::{Base, ClientOptions, Front, Req, ReqBodySpec, Resp};
 use crate::support::{attrs, Telemetry};
 
 /// Cases per property: enough to cover the corners, few enough to keep the suite fast.
@@ -106,11 +109,13 @@ async fn echo(req: Request<Incoming>, store: Arc<Mutex<HashMap<u64, Bytes>>>) ->
     res
 }
 
-/// One runtime, echo server and client for every case of every property in this process.
+/// One runtime, echo server and client per front end for every case of every property in this
+/// process.
 struct Env {
     rt: tokio::runtime::Runtime,
     server: EchoServer,
-    client: reqwest::Client,
+    reqwest: Base,
+    tower: Base,
 }
 
 fn env() -> &'static Env {
@@ -125,7 +130,8 @@ fn env() -> &'static Env {
         Env {
             rt,
             server,
-            client: reqwest::Client::new(),
+            reqwest: Base::new(Front::Reqwest, ClientOptions::default()),
+            tower: Base::new(Front::Tower, ClientOptions::default()),
         }
     })
 }
@@ -135,17 +141,21 @@ static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 /// How the request body is sent.
 #[derive(Debug, Clone)]
 enum Send {
-    /// `RequestBuilder::body(Vec<u8>)`.
+    /// One buffered body: reqwest's `RequestBuilder::body(Vec<u8>)`, tower's `Full`.
     Buffered,
-    /// `Body::wrap_stream` of chunks of these sizes, cycled (zero: an empty chunk).
+    /// A stream of chunks of these sizes, cycled (zero: an empty chunk): reqwest's
+    /// `Body::wrap_stream`, tower's `StreamBody`.
     Stream(Vec<usize>),
 }
 
 /// How the application reads the response body.
 #[derive(Debug, Clone, Copy)]
 enum Read {
+    /// reqwest's `bytes()`; tower: `BodyExt::collect`.
     Bytes,
+    /// reqwest's `chunk()`; tower: `BodyExt::frame`, one frame at a time.
     Chunks,
+    /// reqwest's `bytes_stream()`; tower: `BodyExt::into_data_stream`.
     Stream,
 }
 
@@ -187,7 +197,14 @@ fn split(body: &[u8], sizes: &[usize]) -> Vec<Bytes> {
     chunks
 }
 
-async fn read_with(res: reqwest::Response, how: Read) -> Vec<u8> {
+async fn read_with(res: Resp, how: Read) -> Vec<u8> {
+    match res {
+        Resp::Reqwest(res) => read_reqwest(res, how).await,
+        Resp::Tower(res) => read_tower(res.into_body(), how).await,
+    }
+}
+
+async fn read_reqwest(res: reqwest::Response, how: Read) -> Vec<u8> {
     match how {
         Read::Bytes => res.bytes().await.unwrap().to_vec(),
         Read::Chunks => {
@@ -209,37 +226,64 @@ async fn read_with(res: reqwest::Response, how: Read) -> Vec<u8> {
     }
 }
 
-/// Runs `case` once, capturing both bodies or neither.
-fn run(case: &Case, capture: bool) -> Outcome {
+async fn read_tower(body: InstrumentedBody<Incoming>, how: Read) -> Vec<u8> {
+    match how {
+        Read::Bytes => body.collect().await.unwrap().to_bytes().to_vec(),
+        Read::Chunks => {
+            let mut body = body;
+            let mut out = Vec::new();
+            while let Some(frame) = body.frame().await {
+                if let Ok(data) = frame.unwrap().into_data() {
+                    out.extend_from_slice(&data);
+                }
+            }
+            out
+        }
+        Read::Stream => {
+            let mut stream = body.into_data_stream();
+            let mut out = Vec::new();
+            while let Some(chunk) = stream.next().await {
+                out.extend_from_slice(&chunk.unwrap());
+            }
+            out
+        }
+    }
+}
+
+/// Runs `case` once on `front`, capturing both bodies or neither.
+fn run(front: Front, case: &Case, capture: bool) -> Outcome {
     let env = env();
     env.rt.block_on(async {
         let t = Telemetry::new();
-        let client = t
+        let instrumentation = t
             .instrumentation()
             .capture_all(false)
             .capture_request_body(capture)
             .capture_response_body(capture)
-            .body_capture_limit(case.limit)
-            .instrument_reqwest(env.client.clone());
+            .body_capture_limit(case.limit);
+        let client = match front {
+            Front::Reqwest => env.reqwest.instrument(&instrumentation),
+            Front::Tower => env.tower.instrument(&instrumentation),
+        };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let mut url = format!("http://{}/echo?id={id}", env.server.addr);
         if let Some(size) = case.server_chunk {
             url.push_str(&format!("&chunk={size}"));
         }
-        let mut request = client.post(url);
+        let mut request = Req::new(http::Method::POST, &url);
         if let Some(ct) = case.content_type {
-            request = request.header(http::header::CONTENT_TYPE, ct);
+            request = request.header("content-type", ct);
         }
-        request = match &case.send {
-            Send::Buffered => request.body(case.body.clone()),
-            Send::Stream(sizes) => {
-                let chunks = split(&case.body, sizes);
-                let stream =
-                    futures_util::stream::iter(chunks.into_iter().map(Ok::<_, Infallible>));
-                request.body(reqwest::Body::wrap_stream(stream))
-            }
+        request.body = match &case.send {
+            Send::Buffered => ReqBodySpec::Full(case.body.clone()),
+            Send::Stream(sizes) => ReqBodySpec::Chunks(
+                split(&case.body, sizes)
+                    .iter()
+                    .map(|c| c.to_vec())
+                    .collect(),
+            ),
         };
-        let res = request.send().await.unwrap();
+        let res = client.send(request).await.unwrap();
         assert_eq!(res.status(), 200);
         let read = read_with(res, case.read).await;
         let received = env.server.take(id);
@@ -298,10 +342,10 @@ fn int_attr(span: &SpanData, key: &str) -> Option<i64> {
     })
 }
 
-/// Runs `case` with capture off and on and checks the three properties.
-fn check(case: &Case) -> Result<(), TestCaseError> {
-    let off = run(case, false);
-    let on = run(case, true);
+/// Runs `case` on `front` with capture off and on and checks the three properties.
+fn check(front: Front, case: &Case) -> Result<(), TestCaseError> {
+    let off = run(front, case, false);
+    let on = run(front, case, true);
     let body = &case.body[..];
 
     // (1) The application reads the original bytes either way.
@@ -419,55 +463,70 @@ fn config() -> ProptestConfig {
     }
 }
 
-proptest! {
-    #![proptest_config(config())]
+/// The properties, on one front end.
+macro_rules! body_props_on {
+    ($front_mod:ident, $front:expr) => {
+        mod $front_mod {
+            use super::*;
 
-    #[test]
-    fn body_props_buffered_request_bodies(
-        (body, limit) in body_and_limit(),
-        content_type in content_type(),
-        server_chunk in server_chunk(),
-        read in read(),
-    ) {
-        check(&Case { body, limit, content_type, send: Send::Buffered, server_chunk, read })?;
-    }
+            const FRONT: Front = $front;
 
-    #[test]
-    fn body_props_streamed_request_bodies(
-        (body, limit) in body_and_limit(),
-        content_type in content_type(),
-        sizes in stream_sizes(),
-        server_chunk in server_chunk(),
-        read in read(),
-    ) {
-        let send = Send::Stream(sizes);
-        check(&Case { body, limit, content_type, send, server_chunk, read })?;
-    }
+            proptest! {
+                #![proptest_config(config())]
 
-    /// Only multi-byte characters, limits within a character of the size: every cut position
-    /// inside a 2-, 3- and 4-byte character.
-    #[test]
-    fn body_props_cuts_inside_multibyte_characters(
-        chars in vec(prop_oneof![Just('é'), Just('€'), Just('𝄞'), Just('x')], 1..40),
-        back in 0usize..=8,
-        sizes in stream_sizes(),
-        streamed in any::<bool>(),
-        read in read(),
-    ) {
-        let body = chars.iter().collect::<String>().into_bytes();
-        let limit = body.len().saturating_sub(back);
-        let send = if streamed { Send::Stream(sizes) } else { Send::Buffered };
-        let case = Case {
-            body,
-            limit,
-            content_type: Some("text/plain; charset=utf-8"),
-            send,
-            server_chunk: Some(7),
-            read,
-        };
-        check(&case)?;
-    }
+                #[test]
+                fn body_props_buffered_request_bodies(
+                    (body, limit) in body_and_limit(),
+                    content_type in content_type(),
+                    server_chunk in server_chunk(),
+                    read in read(),
+                ) {
+                    let send = Send::Buffered;
+                    check(FRONT, &Case { body, limit, content_type, send, server_chunk, read })?;
+                }
+
+                #[test]
+                fn body_props_streamed_request_bodies(
+                    (body, limit) in body_and_limit(),
+                    content_type in content_type(),
+                    sizes in stream_sizes(),
+                    server_chunk in server_chunk(),
+                    read in read(),
+                ) {
+                    let send = Send::Stream(sizes);
+                    check(FRONT, &Case { body, limit, content_type, send, server_chunk, read })?;
+                }
+
+                /// Only multi-byte characters, limits within a character of the size: every cut
+                /// position inside a 2-, 3- and 4-byte character.
+                #[test]
+                fn body_props_cuts_inside_multibyte_characters(
+                    chars in vec(prop_oneof![Just('é'), Just('€'), Just('𝄞'), Just('x')], 1..40),
+                    back in 0usize..=8,
+                    sizes in stream_sizes(),
+                    streamed in any::<bool>(),
+                    read in read(),
+                ) {
+                    let body = chars.iter().collect::<String>().into_bytes();
+                    let limit = body.len().saturating_sub(back);
+                    let send = if streamed { Send::Stream(sizes) } else { Send::Buffered };
+                    let case = Case {
+                        body,
+                        limit,
+                        content_type: Some("text/plain; charset=utf-8"),
+                        send,
+                        server_chunk: Some(7),
+                        read,
+                    };
+                    check(FRONT, &case)?;
+                }
+            }
+        }
+    };
 }
+
+body_props_on!(reqwest_front, Front::Reqwest);
+body_props_on!(tower_front, Front::Tower);
 
 #[test]
 fn body_props_expected_text_oracle() {

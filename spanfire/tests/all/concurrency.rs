@@ -12,10 +12,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use http::Method;
 use http_body_util::{BodyExt, Full};
 use opentelemetry::Value;
 use tokio::sync::Barrier;
 
+use crate::support::front::{Client, ClientOptions, Front, Req};
 use crate::support::*;
 
 const REQUESTS: usize = 10_000;
@@ -95,32 +97,25 @@ fn text(attrs: &std::collections::BTreeMap<String, Value>, key: &str) -> String 
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn concurrency_10k_requests_in_flight_each_span_is_its_own() {
+async fn concurrency_10k_requests_in_flight_each_span_is_its_own(front: Front) {
     let server = start().await;
     let t = Telemetry::new();
-    let inner = reqwest::Client::builder()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
-    let client = t
-        .instrumentation()
-        .capture_all(true)
-        .instrument_reqwest(inner);
+    let options = ClientOptions {
+        http2_only: true,
+        ..ClientOptions::default()
+    };
+    let client = Client::new(front, t.instrumentation().capture_all(true), options);
     let mut tasks = tokio::task::JoinSet::new();
     for id in 0..REQUESTS {
         let client = client.clone();
         let url = format!("http://{}/echo?id={id}", server.addr);
         tasks.spawn(async move {
-            let res = client
-                .post(&url)
+            let req = Req::new(Method::POST, &url)
                 .header("content-type", "text/plain")
-                .body(format!("req-{id}"))
-                .send()
-                .await
-                .unwrap();
+                .body(format!("req-{id}").as_bytes());
+            let res = client.send(req).await.unwrap();
             assert_eq!(res.status(), 200);
-            let text = res.text().await.unwrap();
+            let text = String::from_utf8(res.bytes().await).unwrap();
             assert!(text.starts_with(&format!("resp-{id} ")), "{id}: {text}");
         });
     }
@@ -160,3 +155,22 @@ async fn concurrency_10k_requests_in_flight_each_span_is_its_own() {
     }
     assert_eq!(ids, (0..REQUESTS).collect::<BTreeSet<_>>());
 }
+
+macro_rules! both_front_ends {
+    ($($scenario:ident),* $(,)?) => {
+        mod reqwest_front {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() { super::$scenario(super::Front::Reqwest).await }
+            )*
+        }
+        mod tower_front {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $scenario() { super::$scenario(super::Front::Tower).await }
+            )*
+        }
+    };
+}
+
+both_front_ends!(concurrency_10k_requests_in_flight_each_span_is_its_own);

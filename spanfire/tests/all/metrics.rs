@@ -5,12 +5,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::Method;
 use opentelemetry::metrics::{
     Histogram, HistogramBuilder, InstrumentBuilder, InstrumentProvider, Meter, MeterProvider,
     SyncInstrument, UpDownCounter,
 };
 use opentelemetry::{InstrumentationScope, KeyValue, Value};
 
+use crate::support::front::{Base, Client, ClientOptions, Front, Req};
 use crate::support::*;
 
 const DURATION: &str = "http.client.request.duration";
@@ -37,21 +39,19 @@ fn response_attrs(server: &TestServer, method: &str, status: i64) -> BTreeMap<St
     attrs
 }
 
-#[tokio::test]
-async fn duration_has_unit_buckets_attributes_and_equals_the_span() {
+fn client(front: Front, t: &Telemetry) -> Client {
+    Client::new(front, t.instrumentation(), ClientOptions::default())
+}
+
+async fn duration_has_unit_buckets_attributes_and_equals_the_span(front: Front) {
     let server = TestServer::start().await;
     let t = Telemetry::new();
-    let client = t
-        .instrumentation()
-        .instrument_reqwest(reqwest::Client::new());
-    client
-        .get(server.url("/get"))
-        .send()
+    client(front, &t)
+        .get(&server.url("/get"))
         .await
         .unwrap()
         .bytes()
-        .await
-        .unwrap();
+        .await;
     let points = t.histogram(DURATION);
     assert_eq!(points.len(), 1, "{points:?}");
     let p = &points[0];
@@ -72,22 +72,17 @@ async fn duration_has_unit_buckets_attributes_and_equals_the_span() {
     );
 }
 
-#[tokio::test]
-async fn status_errors_carry_error_type() {
+async fn status_errors_carry_error_type(front: Front) {
     let server = TestServer::start().await;
     let t = Telemetry::new();
-    let client = t
-        .instrumentation()
-        .instrument_reqwest(reqwest::Client::new());
+    let client = client(front, &t);
     for _ in 0..3 {
         client
-            .get(server.url("/status/404"))
-            .send()
+            .get(&server.url("/status/404"))
             .await
             .unwrap()
             .bytes()
-            .await
-            .unwrap();
+            .await;
     }
     let points = t.histogram(DURATION);
     assert_eq!(points.len(), 1);
@@ -95,14 +90,11 @@ async fn status_errors_carry_error_type() {
     assert_eq!(points[0].attrs, response_attrs(&server, "GET", 404));
 }
 
-#[tokio::test]
-async fn transport_errors_record_their_kind() {
+async fn transport_errors_record_their_kind(front: Front) {
     let port = closed_port();
     let t = Telemetry::new();
-    let client = t
-        .instrumentation()
-        .instrument_reqwest(reqwest::Client::new());
-    let _ = client.get(format!("http://127.0.0.1:{port}/")).send().await;
+    let client = client(front, &t);
+    let _ = client.get(&format!("http://127.0.0.1:{port}/")).await;
     let points = t.histogram(DURATION);
     let want = BTreeMap::from([
         ("http.request.method".to_owned(), Value::from("GET")),
@@ -115,14 +107,12 @@ async fn transport_errors_record_their_kind() {
     assert_eq!(points[0].attrs, want);
 }
 
-#[tokio::test]
-async fn cancelled_requests_record_a_duration_without_error() {
+async fn cancelled_requests_record_a_duration_without_error(front: Front) {
     let server = TestServer::start().await;
     let t = Telemetry::new();
-    let client = t
-        .instrumentation()
-        .instrument_reqwest(reqwest::Client::new());
-    let send = client.get(server.url("/delay/2000")).send();
+    let client = client(front, &t);
+    let url = server.url("/delay/2000");
+    let send = client.get(&url);
     assert!(tokio::time::timeout(Duration::from_millis(50), send)
         .await
         .is_err());
@@ -131,35 +121,36 @@ async fn cancelled_requests_record_a_duration_without_error() {
     assert_eq!(points[0].attrs, start_attrs(&server, "GET"));
 }
 
-#[tokio::test]
-async fn excluded_and_suppressed_requests_record_nothing() {
+async fn excluded_and_suppressed_requests_record_nothing(front: Front) {
     let server = TestServer::start().await;
     let t = Telemetry::new();
-    let client = t
-        .instrumentation()
-        .opt_in_metrics(true)
-        .excluded_urls(spanfire::ExcludedUrls::new(["/status/"]).unwrap())
-        .instrument_reqwest(reqwest::Client::new());
-    client.get(server.url("/status/200")).send().await.unwrap();
-    spanfire::suppressed(client.get(server.url("/get")).send())
+    let client = Client::new(
+        front,
+        t.instrumentation()
+            .opt_in_metrics(true)
+            .excluded_urls(spanfire::ExcludedUrls::new(["/status/"]).unwrap()),
+        ClientOptions::default(),
+    );
+    client.get(&server.url("/status/200")).await.unwrap();
+    spanfire::suppressed(client.get(&server.url("/get")))
         .await
         .unwrap();
     assert!(t.histogram(DURATION).is_empty());
     assert!(t.up_down("http.client.active_requests").is_empty());
 }
 
-#[tokio::test]
-async fn opt_in_metrics_record_sizes_and_active_requests() {
+async fn opt_in_metrics_record_sizes_and_active_requests(front: Front) {
     let server = TestServer::start().await;
     let t = Telemetry::new();
-    let client = t
-        .instrumentation()
-        .opt_in_metrics(true)
-        .instrument_reqwest(reqwest::Client::new());
+    let client = Client::new(
+        front,
+        t.instrumentation().opt_in_metrics(true),
+        ClientOptions::default(),
+    );
     let slow = tokio::spawn({
         let client = client.clone();
         let url = server.url("/delay/500");
-        async move { client.get(url).send().await.unwrap().bytes().await.unwrap() }
+        async move { client.get(&url).await.unwrap().bytes().await }
     });
     tokio::time::sleep(Duration::from_millis(100)).await;
     let in_flight = t.up_down("http.client.active_requests");
@@ -170,12 +161,10 @@ async fn opt_in_metrics_record_sizes_and_active_requests() {
     );
     slow.await.unwrap();
     let res = client
-        .post(server.url("/post"))
-        .body("0123456789")
-        .send()
+        .send(Req::new(Method::POST, &server.url("/post")).body(b"0123456789"))
         .await
         .unwrap();
-    assert_eq!(res.bytes().await.unwrap().len(), 10);
+    assert_eq!(res.bytes().await.len(), 10);
     let request = t.histogram("http.client.request.body.size");
     let post = request
         .iter()
@@ -197,22 +186,15 @@ async fn opt_in_metrics_record_sizes_and_active_requests() {
     assert!(settled.iter().all(|v| *v == 0), "{settled:?}");
 }
 
-#[tokio::test]
-async fn opt_in_metrics_are_off_by_default() {
+async fn opt_in_metrics_are_off_by_default(front: Front) {
     let server = TestServer::start().await;
     let t = Telemetry::new();
-    let client = t
-        .instrumentation()
-        .instrument_reqwest(reqwest::Client::new());
-    client
-        .post(server.url("/post"))
-        .body("x")
-        .send()
+    client(front, &t)
+        .send(Req::new(Method::POST, &server.url("/post")).body(b"x"))
         .await
         .unwrap()
         .bytes()
-        .await
-        .unwrap();
+        .await;
     assert_eq!(t.histogram(DURATION).len(), 1);
     assert!(t.histogram("http.client.request.body.size").is_empty());
     assert!(t.up_down("http.client.active_requests").is_empty());
@@ -253,21 +235,22 @@ impl MeterProvider for CountingMeterProvider {
     }
 }
 
-#[test]
-fn ten_thousand_clients_from_one_instrumentation_create_no_new_instruments() {
+fn ten_thousand_clients_from_one_instrumentation_create_no_new_instruments(front: Front) {
     let provider = CountingMeterProvider::default();
     let instrumentation =
         spanfire::HttpClientInstrumentation::new().meter_provider(provider.clone());
     let created = provider.0.load(Ordering::SeqCst);
     assert_eq!(created, 4, "duration, two sizes, active requests");
-    // reqwest::Client::new() is slow (it builds a connector): clones are the same client type.
-    let base = reqwest::Client::new();
+    // Building a client is slow (reqwest's builds a connector): clones are the same client type.
+    let base = Base::new(front, ClientOptions::default());
     for _ in 0..10_000 {
-        drop(instrumentation.instrument_reqwest(base.clone()));
+        drop(base.instrument(&instrumentation));
     }
     assert_eq!(provider.0.load(Ordering::SeqCst), created);
 }
 
+/// One test for both front ends: it sets the global meter provider, which a second test could
+/// replace while this one runs.
 #[test]
 fn ten_thousand_default_clients_share_the_global_providers_instruments() {
     let provider = CountingMeterProvider::default();
@@ -281,4 +264,55 @@ fn ten_thousand_default_clients_share_the_global_providers_instruments() {
         4,
         "created once, for the first client"
     );
+    let tower = Base::new(Front::Tower, ClientOptions::default());
+    for _ in 0..10_000 {
+        drop(tower.instrument(&spanfire::HttpClientInstrumentation::new()));
+    }
+    assert_eq!(
+        provider.0.load(Ordering::SeqCst),
+        4,
+        "the tower front end's default clients share them too"
+    );
 }
+
+/// Each scenario on both front ends.
+macro_rules! both_front_ends {
+    ($($scenario:ident),* $(,)?) => {
+        mod reqwest_front {
+            $(
+                #[tokio::test]
+                async fn $scenario() { super::$scenario(super::Front::Reqwest).await }
+            )*
+
+            #[test]
+            fn ten_thousand_clients_from_one_instrumentation_create_no_new_instruments() {
+                super::ten_thousand_clients_from_one_instrumentation_create_no_new_instruments(
+                    super::Front::Reqwest,
+                )
+            }
+        }
+        mod tower_front {
+            $(
+                #[tokio::test]
+                async fn $scenario() { super::$scenario(super::Front::Tower).await }
+            )*
+
+            #[test]
+            fn ten_thousand_clients_from_one_instrumentation_create_no_new_instruments() {
+                super::ten_thousand_clients_from_one_instrumentation_create_no_new_instruments(
+                    super::Front::Tower,
+                )
+            }
+        }
+    };
+}
+
+both_front_ends!(
+    duration_has_unit_buckets_attributes_and_equals_the_span,
+    status_errors_carry_error_type,
+    transport_errors_record_their_kind,
+    cancelled_requests_record_a_duration_without_error,
+    excluded_and_suppressed_requests_record_nothing,
+    opt_in_metrics_are_off_by_default,
+    opt_in_metrics_record_sizes_and_active_requests,
+);

@@ -161,6 +161,61 @@ impl Client {
     }
 }
 
+/// An uninstrumented client of either front end, built once and instrumented many times (its
+/// clones share one connection pool), as an application wraps the client it already has.
+#[derive(Clone)]
+#[allow(clippy::large_enum_variant)]
+pub enum Base {
+    Reqwest(reqwest::Client),
+    Tower(WithTimeout),
+}
+
+impl Base {
+    /// The client [`Client::new`] would instrument, with the same options.
+    pub fn new(front: Front, options: ClientOptions) -> Base {
+        match front {
+            Front::Reqwest => {
+                let mut builder = reqwest::Client::builder();
+                if let Some(t) = options.timeout {
+                    builder = builder.timeout(t);
+                }
+                if options.http2_only {
+                    builder = builder.http2_prior_knowledge();
+                }
+                if let Some(der) = options.trust {
+                    builder =
+                        builder.tls_certs_only([reqwest::Certificate::from_der(der).unwrap()]);
+                }
+                Base::Reqwest(builder.build().unwrap())
+            }
+            Front::Tower => {
+                let mut builder = hyper_util::client::legacy::Client::builder(TokioExecutor::new());
+                builder.http2_only(options.http2_only);
+                let hyper = match options.trust {
+                    None => Hyper_::Plain(builder.build_http()),
+                    Some(der) => Hyper_::Tls(builder.build(https_connector(der))),
+                };
+                Base::Tower(WithTimeout {
+                    hyper,
+                    timeout: options.timeout,
+                })
+            }
+        }
+    }
+
+    /// A clone of this client, instrumented.
+    pub fn instrument(&self, instrumentation: &HttpClientInstrumentation) -> Client {
+        match self {
+            Base::Reqwest(client) => {
+                Client::Reqwest(instrumentation.instrument_reqwest(client.clone()))
+            }
+            Base::Tower(inner) => {
+                Client::Tower(tower::Layer::layer(&instrumentation.layer(), inner.clone()))
+            }
+        }
+    }
+}
+
 /// What a scenario sends.
 pub struct Req {
     pub method: Method,
