@@ -78,7 +78,12 @@ impl Names {
         if name.is_empty() || NOT_SECRETS.iter().any(|s| s.eq_ignore_ascii_case(name)) {
             return None;
         }
-        let builtin = self.builtin.as_ref().and_then(|re| builtin_match(re, name));
+        // `is_match` first: most names are not secrets, and it is the cheaper search.
+        let builtin = self
+            .builtin
+            .as_ref()
+            .filter(|re| re.is_match(name))
+            .and_then(|re| builtin_match(re, name));
         builtin.or_else(|| {
             let re = self.extra.as_ref()?;
             re.find(name).map(|m| trim_separators(m.as_str()))
