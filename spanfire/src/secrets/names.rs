@@ -30,7 +30,7 @@ pub const DEFAULT_SECRET_PATTERNS: &[&str] = &[
     "credit[._ -]?card",
     "token",
     "signature",
-    r"(?:\b|_)(?:csrf|xsrf|jwt|ssn|sig|pwd|pass)(?:\b|_)",
+    r"(?:(?-u:\b)|_)(?:csrf|xsrf|jwt|ssn|sig|pwd|pass)(?:(?-u:\b)|_)",
     r"(?:^|[-_.])key$",
 ];
 
