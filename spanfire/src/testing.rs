@@ -58,3 +58,36 @@ impl TestTelemetry {
             .sum()
     }
 }
+
+/// A finished CLIENT span with these parts, a fixed trace id 1 / span id 2, start time
+/// 14:10:23.123 UTC and duration 2.149 ms: for tests of what happens to ended spans.
+pub(crate) fn span_data(
+    name: impl Into<std::borrow::Cow<'static, str>>,
+    attributes: Vec<opentelemetry::KeyValue>,
+    status: opentelemetry::trace::Status,
+) -> SpanData {
+    use opentelemetry::trace::{SpanContext, SpanId, SpanKind, TraceFlags, TraceId, TraceState};
+    use std::time::{Duration, UNIX_EPOCH};
+    let start = UNIX_EPOCH + Duration::from_millis(51_023_123);
+    SpanData {
+        span_context: SpanContext::new(
+            TraceId::from(1),
+            SpanId::from(2),
+            TraceFlags::SAMPLED,
+            false,
+            TraceState::default(),
+        ),
+        parent_span_id: SpanId::INVALID,
+        parent_span_is_remote: false,
+        span_kind: SpanKind::Client,
+        name: name.into(),
+        start_time: start,
+        end_time: start + Duration::from_micros(2_149),
+        attributes,
+        dropped_attributes_count: 0,
+        events: Default::default(),
+        links: Default::default(),
+        status,
+        instrumentation_scope: opentelemetry::InstrumentationScope::builder("spanfire").build(),
+    }
+}

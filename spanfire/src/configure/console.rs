@@ -274,36 +274,7 @@ mod tests {
         }
     }
 
-    fn span(
-        name: impl Into<Cow<'static, str>>,
-        attrs: Vec<opentelemetry::KeyValue>,
-        status: Status,
-    ) -> SpanData {
-        use opentelemetry::trace::{SpanContext, SpanKind, TraceFlags, TraceState};
-        use opentelemetry::InstrumentationScope;
-        let start = UNIX_EPOCH + Duration::from_millis(51_023_123);
-        SpanData {
-            span_context: SpanContext::new(
-                opentelemetry::trace::TraceId::from(1),
-                SpanId::from(2),
-                TraceFlags::SAMPLED,
-                false,
-                TraceState::default(),
-            ),
-            parent_span_id: SpanId::INVALID,
-            parent_span_is_remote: false,
-            span_kind: SpanKind::Client,
-            name: name.into(),
-            start_time: start,
-            end_time: start + Duration::from_micros(2_149),
-            attributes: attrs,
-            dropped_attributes_count: 0,
-            events: Default::default(),
-            links: Default::default(),
-            status,
-            instrumentation_scope: InstrumentationScope::builder("spanfire").build(),
-        }
-    }
+    use crate::testing::span_data as span;
 
     #[test]
     fn rendered_lines_snapshot() {

@@ -151,27 +151,8 @@ fn json_string(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::testing::span_data as span;
     use std::borrow::Cow;
-
-    fn span(name: &'static str, attributes: Vec<KeyValue>, status: Status) -> SpanData {
-        use opentelemetry::trace::{SpanContext, SpanId, SpanKind};
-        let now = std::time::SystemTime::now();
-        SpanData {
-            span_context: SpanContext::empty_context(),
-            parent_span_id: SpanId::INVALID,
-            parent_span_is_remote: false,
-            span_kind: SpanKind::Client,
-            name: name.into(),
-            start_time: now,
-            end_time: now,
-            attributes,
-            dropped_attributes_count: 0,
-            events: Default::default(),
-            links: Default::default(),
-            status,
-            instrumentation_scope: opentelemetry::InstrumentationScope::builder("t").build(),
-        }
-    }
 
     fn get(span: &SpanData, key: &str) -> Option<Value> {
         attr(span, key).cloned()

@@ -419,23 +419,11 @@ mod tests {
     #[test]
     fn every_exit_of_a_span_is_scrubbed() {
         use opentelemetry::trace::{Event, Link, SpanContext};
-        use opentelemetry::trace::{SpanId, SpanKind};
-        let now = std::time::SystemTime::now();
-        let mut span = SpanData {
-            span_context: SpanContext::empty_context(),
-            parent_span_id: SpanId::INVALID,
-            parent_span_is_remote: false,
-            span_kind: SpanKind::Client,
-            name: "GET /u?token=T1".into(),
-            start_time: now,
-            end_time: now,
-            attributes: vec![KeyValue::new("app.password", "T2")],
-            dropped_attributes_count: 0,
-            events: Default::default(),
-            links: Default::default(),
-            status: Status::error("failed for http://h/?api_key=T3"),
-            instrumentation_scope: opentelemetry::InstrumentationScope::builder("t").build(),
-        };
+        let mut span = crate::testing::span_data(
+            "GET /u?token=T1",
+            vec![KeyValue::new("app.password", "T2")],
+            Status::error("failed for http://h/?api_key=T3"),
+        );
         span.events.events.push(Event::new(
             "exception",
             std::time::SystemTime::now(),
@@ -453,26 +441,6 @@ mod tests {
             assert!(!all.contains(secret), "{secret} in {all}");
         }
         assert_eq!(span.name, "GET /u?token=REDACTED");
-    }
-
-    fn span_with(attributes: Vec<KeyValue>) -> SpanData {
-        use opentelemetry::trace::{SpanContext, SpanId, SpanKind};
-        let now = std::time::SystemTime::now();
-        SpanData {
-            span_context: SpanContext::empty_context(),
-            parent_span_id: SpanId::INVALID,
-            parent_span_is_remote: false,
-            span_kind: SpanKind::Client,
-            name: "POST".into(),
-            start_time: now,
-            end_time: now,
-            attributes,
-            dropped_attributes_count: 0,
-            events: Default::default(),
-            links: Default::default(),
-            status: Status::Unset,
-            instrumentation_scope: opentelemetry::InstrumentationScope::builder("t").build(),
-        }
     }
 
     fn path(parts: &[&str]) -> Vec<PathPart> {
@@ -502,26 +470,30 @@ mod tests {
                 v.iter().map(|s| StringValue::from(s.to_string())).collect();
             Value::Array(items.into())
         };
-        let mut span = span_with(vec![
-            KeyValue::new("app.password", "V1secret"),
-            KeyValue::new(
-                "http.request.body.text",
-                r#"{"user":{"password":"V2secret"},"items":[{"a":1},{"api_key":"V3secret"}],"n":1}"#,
-            ),
-            KeyValue::new("http.request.header.x-api-key", arr(&["V4secret"])),
-            KeyValue::new("http.request.header.authorization", arr(&["[REDACTED]"])),
-            KeyValue::new(
-                "http.response.header.x-note",
-                arr(&["ok", "token=V5secret"]),
-            ),
-            KeyValue::new("url.full", "http://h/p?q=1&access_token=V6secret"),
-            KeyValue::new(
-                "app.note",
-                "jwt eyJhbGciOi.eyJzdWIiOiIx.V7secret; Cookie: V8secret",
-            ),
-            KeyValue::new("http.response.body.text", r#"{"password":"[REDACTED]"}"#),
-            KeyValue::new("app.clean", "nothing here"),
-        ]);
+        let mut span = crate::testing::span_data(
+            "POST",
+            vec![
+                KeyValue::new("app.password", "V1secret"),
+                KeyValue::new(
+                    "http.request.body.text",
+                    r#"{"user":{"password":"V2secret"},"items":[{"a":1},{"api_key":"V3secret"}],"n":1}"#,
+                ),
+                KeyValue::new("http.request.header.x-api-key", arr(&["V4secret"])),
+                KeyValue::new("http.request.header.authorization", arr(&["[REDACTED]"])),
+                KeyValue::new(
+                    "http.response.header.x-note",
+                    arr(&["ok", "token=V5secret"]),
+                ),
+                KeyValue::new("url.full", "http://h/p?q=1&access_token=V6secret"),
+                KeyValue::new(
+                    "app.note",
+                    "jwt eyJhbGciOi.eyJzdWIiOiIx.V7secret; Cookie: V8secret",
+                ),
+                KeyValue::new("http.response.body.text", r#"{"password":"[REDACTED]"}"#),
+                KeyValue::new("app.clean", "nothing here"),
+            ],
+            Status::Unset,
+        );
         span.events.events.push(Event::new(
             "exception",
             std::time::SystemTime::now(),
