@@ -5,6 +5,7 @@ mod support;
 mod body_props;
 mod collector;
 mod concurrency;
+mod front_counts;
 mod frontends;
 mod hostile;
 mod httpbin;
