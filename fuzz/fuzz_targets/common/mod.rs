@@ -420,7 +420,8 @@ pub fn passes_over_pairs(text: &str) -> bool {
         return false;
     }
     let key_byte = |b: u8| {
-        b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b'%' | b'+' | b'[' | b']')
+        b.is_ascii_alphanumeric()
+            || matches!(b, b'_' | b'-' | b'.' | b'%' | b'+' | b'[' | b']' | b'*')
     };
     let ends_value =
         |b: u8| b.is_ascii_whitespace() || matches!(b, b'&' | b'#' | b'"' | b'<' | b'>' | b'\\');
