@@ -1,17 +1,12 @@
 //! The HTTP client metrics, read back from an in-memory metric exporter.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::Method;
-use opentelemetry::metrics::{
-    Histogram, HistogramBuilder, InstrumentBuilder, InstrumentProvider, Meter, MeterProvider,
-    SyncInstrument, UpDownCounter,
-};
-use opentelemetry::{InstrumentationScope, KeyValue, Value};
+use opentelemetry::Value;
 
+use crate::support::counting_meter::CountingMeterProvider;
 use crate::support::front::{Base, Client, ClientOptions, Front, Req};
 use crate::support::*;
 
@@ -200,53 +195,18 @@ async fn opt_in_metrics_are_off_by_default(front: Front) {
     assert!(t.up_down("http.client.active_requests").is_empty());
 }
 
-/// A meter provider that counts the instruments created through it.
-#[derive(Clone, Default)]
-struct CountingMeterProvider(Arc<AtomicUsize>);
-
-struct Noop;
-impl<T> SyncInstrument<T> for Noop {
-    fn measure(&self, _: T, _: &[KeyValue]) {}
-}
-
-struct CountingInstruments(Arc<AtomicUsize>);
-
-impl InstrumentProvider for CountingInstruments {
-    fn f64_histogram(&self, _: HistogramBuilder<'_, Histogram<f64>>) -> Histogram<f64> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Histogram::new(Arc::new(Noop))
-    }
-    fn u64_histogram(&self, _: HistogramBuilder<'_, Histogram<u64>>) -> Histogram<u64> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Histogram::new(Arc::new(Noop))
-    }
-    fn i64_up_down_counter(
-        &self,
-        _: InstrumentBuilder<'_, UpDownCounter<i64>>,
-    ) -> UpDownCounter<i64> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        UpDownCounter::new(Arc::new(Noop))
-    }
-}
-
-impl MeterProvider for CountingMeterProvider {
-    fn meter_with_scope(&self, _: InstrumentationScope) -> Meter {
-        Meter::new(Arc::new(CountingInstruments(Arc::clone(&self.0))))
-    }
-}
-
 fn ten_thousand_clients_from_one_instrumentation_create_no_new_instruments(front: Front) {
     let provider = CountingMeterProvider::default();
     let instrumentation =
         spanfire::HttpClientInstrumentation::new().meter_provider(provider.clone());
-    let created = provider.0.load(Ordering::SeqCst);
+    let created = provider.created();
     assert_eq!(created, 4, "duration, two sizes, active requests");
     // Building a client is slow (reqwest's builds a connector): clones are the same client type.
     let base = Base::new(front, ClientOptions::default());
     for _ in 0..10_000 {
         drop(base.instrument(&instrumentation));
     }
-    assert_eq!(provider.0.load(Ordering::SeqCst), created);
+    assert_eq!(provider.created(), created);
 }
 
 /// One test for both front ends: it sets the global meter provider, which a second test could
@@ -259,17 +219,13 @@ fn ten_thousand_default_clients_share_the_global_providers_instruments() {
     for _ in 0..10_000 {
         drop(spanfire::instrument_reqwest_client(base.clone()));
     }
-    assert_eq!(
-        provider.0.load(Ordering::SeqCst),
-        4,
-        "created once, for the first client"
-    );
+    assert_eq!(provider.created(), 4, "created once, for the first client");
     let tower = Base::new(Front::Tower, ClientOptions::default());
     for _ in 0..10_000 {
         drop(tower.instrument(&spanfire::HttpClientInstrumentation::new()));
     }
     assert_eq!(
-        provider.0.load(Ordering::SeqCst),
+        provider.created(),
         4,
         "the tower front end's default clients share them too"
     );

@@ -6,18 +6,13 @@
 //! `src/semconv/stability.rs`), the option end to end here.
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 
 use http::Method;
-use opentelemetry::metrics::{
-    Histogram, HistogramBuilder, InstrumentBuilder, InstrumentProvider, Meter, MeterProvider,
-    SyncInstrument, UpDownCounter,
-};
-use opentelemetry::{InstrumentationScope, KeyValue, Value};
+use opentelemetry::Value;
 use opentelemetry_sdk::trace::SpanData;
 use spanfire::SemconvStability;
 
+use crate::support::counting_meter::CountingMeterProvider;
 use crate::support::front::{Client, ClientOptions, Front, Req};
 use crate::support::*;
 
@@ -274,63 +269,24 @@ both_front_ends!(
     unset_option_follows_the_env,
 );
 
-/// A meter provider that counts the instruments created through it.
-#[derive(Clone, Default)]
-struct CountingMeterProvider(Arc<AtomicUsize>);
-
-struct Noop;
-impl<T> SyncInstrument<T> for Noop {
-    fn measure(&self, _: T, _: &[KeyValue]) {}
-}
-
-struct CountingInstruments(Arc<AtomicUsize>);
-
-impl InstrumentProvider for CountingInstruments {
-    fn f64_histogram(&self, _: HistogramBuilder<'_, Histogram<f64>>) -> Histogram<f64> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Histogram::new(Arc::new(Noop))
-    }
-    fn u64_histogram(&self, _: HistogramBuilder<'_, Histogram<u64>>) -> Histogram<u64> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        Histogram::new(Arc::new(Noop))
-    }
-    fn i64_up_down_counter(
-        &self,
-        _: InstrumentBuilder<'_, UpDownCounter<i64>>,
-    ) -> UpDownCounter<i64> {
-        self.0.fetch_add(1, Ordering::SeqCst);
-        UpDownCounter::new(Arc::new(Noop))
-    }
-}
-
-impl MeterProvider for CountingMeterProvider {
-    fn meter_with_scope(&self, _: InstrumentationScope) -> Meter {
-        Meter::new(Arc::new(CountingInstruments(Arc::clone(&self.0))))
-    }
-}
-
 #[test]
 fn semconv_old_histogram_is_created_once_per_meter_provider_and_only_in_dup_mode() {
     let provider = CountingMeterProvider::default();
     let base = spanfire::HttpClientInstrumentation::new().meter_provider(provider.clone());
-    let created = provider.0.load(Ordering::SeqCst);
+    let created = provider.created();
     let client = reqwest::Client::new();
     let stable = base.clone().semconv_stability(SemconvStability::Stable);
     for _ in 0..100 {
         drop(stable.instrument_reqwest(client.clone()));
     }
-    assert_eq!(
-        provider.0.load(Ordering::SeqCst),
-        created,
-        "none in stable mode"
-    );
+    assert_eq!(provider.created(), created, "none in stable mode");
     let dup = base.semconv_stability(SemconvStability::Duplicate);
     for _ in 0..100 {
         drop(dup.instrument_reqwest(client.clone()));
         drop(dup.clone().instrument_reqwest(client.clone()));
     }
     assert_eq!(
-        provider.0.load(Ordering::SeqCst),
+        provider.created(),
         created + 1,
         "http.client.duration, once"
     );

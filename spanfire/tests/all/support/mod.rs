@@ -1,6 +1,7 @@
 //! Shared test support: the loopback server, in-memory telemetry and span assertions.
 
 pub mod collector;
+pub mod counting_meter;
 pub mod front;
 pub mod leak_routes;
 mod server;
