@@ -91,3 +91,36 @@ pub(crate) fn span_data(
         instrumentation_scope: opentelemetry::InstrumentationScope::builder("spanfire").build(),
     }
 }
+
+/// The messages of the `tracing` warnings (target `spanfire`) emitted on this thread while `f`
+/// runs.
+pub(crate) fn warnings_during(f: impl FnOnce()) -> Vec<String> {
+    use std::sync::{Arc, Mutex};
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    #[derive(Default)]
+    struct Message(String);
+    impl tracing::field::Visit for Message {
+        fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+            if field.name() == "message" {
+                self.0 = format!("{value:?}");
+            }
+        }
+    }
+    struct Collect(Arc<Mutex<Vec<String>>>);
+    impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Collect {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            let meta = event.metadata();
+            if meta.target() == "spanfire" && *meta.level() == tracing::Level::WARN {
+                let mut message = Message::default();
+                event.record(&mut message);
+                self.0.lock().unwrap().push(message.0);
+            }
+        }
+    }
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let subscriber = tracing_subscriber::registry().with(Collect(Arc::clone(&seen)));
+    tracing::subscriber::with_default(subscriber, f);
+    let seen = seen.lock().unwrap().clone();
+    seen
+}

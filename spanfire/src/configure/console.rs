@@ -17,7 +17,7 @@
 //! Ending a span never waits for the output: the thread that ends it only renders the line and
 //! hands it to a dedicated writer thread through a bounded queue (4096 lines). When the output
 //! is too slow and the queue is full, lines are dropped and counted ([`ConsoleProcessor::dropped`]);
-//! `shutdown` reports the count on stderr. If the writer thread cannot be started, every line is
+//! `shutdown` reports the count as a `tracing` warning (target `spanfire`). If the writer thread cannot be started, every line is
 //! dropped and counted the same way (request threads never write themselves).
 
 use std::borrow::Cow;
@@ -38,7 +38,7 @@ use super::console_writer::{ConsoleWriter, FLUSH_TIMEOUT};
 /// Ending a span only renders its line: a dedicated writer thread prints it, fed through a
 /// bounded queue (4096 lines), so a slow or stalled output never blocks the thread ending the
 /// span. Lines that find the queue full are dropped and counted ([`dropped`](Self::dropped));
-/// `shutdown` reports them on stderr. If the writer thread cannot be started, every line is
+/// `shutdown` reports them as a `tracing` warning (target `spanfire`). If the writer thread cannot be started, every line is
 /// dropped and counted. Span-derived text is printed with control characters, terminal escape
 /// sequences and bidi controls escaped (`\x1b`, `\n`, `\u{202e}` …).
 pub struct ConsoleProcessor {
@@ -109,7 +109,7 @@ impl SpanProcessor for ConsoleProcessor {
         self.writer.flush(FLUSH_TIMEOUT)
     }
 
-    /// Flushes, stops the writer thread and reports dropped lines on stderr, within `timeout`.
+    /// Flushes, stops the writer thread and reports dropped lines (a `tracing` warning), within `timeout`.
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
         self.writer.shutdown(timeout)
     }
@@ -553,9 +553,16 @@ mod tests {
             .map(|l| l.split(['-', ' ']).nth(2).unwrap().parse().unwrap())
             .collect();
         assert!(numbers.windows(2).all(|w| w[0] < w[1]));
-        console
-            .shutdown_with_timeout(Duration::from_secs(5))
-            .unwrap();
+        let warnings = crate::testing::warnings_during(|| {
+            console
+                .shutdown_with_timeout(Duration::from_secs(5))
+                .unwrap();
+        });
+        let want = format!(
+            "console output dropped {} lines (stdout too slow)",
+            console.dropped()
+        );
+        assert_eq!(warnings, [want]);
     }
 
     #[test]

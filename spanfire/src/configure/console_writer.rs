@@ -183,9 +183,9 @@ impl ConsoleWriter {
             } else {
                 "console writer thread could not start"
             };
-            let _ = writeln!(
-                std::io::stderr(),
-                "spanfire: console output dropped {lost} lines ({reason})"
+            tracing::warn!(
+                target: "spanfire",
+                "console output dropped {lost} lines ({reason})"
             );
         }
         flushed

@@ -580,8 +580,8 @@ impl Telemetry {
 
     /// The span export counters: how many spans OTLP exporters were given, delivered, and
     /// lost (dropped from a full queue or in a failed export). The handle stays valid after
-    /// [`Telemetry::shutdown`], when the counts are exact. Losses are also reported on stderr at
-    /// shutdown, and all counts as the `spanfire.export.spans` metric (`outcome` = `offered`,
+    /// [`Telemetry::shutdown`], when the counts are exact. Losses are also reported at shutdown as a
+    /// `tracing` warning (target `spanfire`), and all counts as the `spanfire.export.spans` metric (`outcome` = `offered`,
     /// `exported`, `failed`, `dropped`, `body_dropped`).
     ///
     /// Once nothing is pending, `offered = exported + failed + dropped`; at any time
@@ -606,8 +606,9 @@ impl Telemetry {
             let dropped = self.stats.dropped.load(Ordering::Relaxed);
             let failed = self.stats.failed.load(Ordering::Relaxed);
             let pending = self.stats.pending();
-            eprintln!(
-                "spanfire: {lost} of {offered} spans were not exported ({dropped} dropped: export queue full or over the export memory limit; {failed} in failed exports; {pending} abandoned at the shutdown deadline); {bodies} exported without their bodies (export memory limit)"
+            tracing::warn!(
+                target: "spanfire",
+                "{lost} of {offered} spans were not exported ({dropped} dropped: export queue full or over the export memory limit; {failed} in failed exports; {pending} abandoned at the shutdown deadline); {bodies} exported without their bodies (export memory limit)"
             );
         }
         let timed_out = || Err(opentelemetry_sdk::error::OTelSdkError::Timeout(timeout));

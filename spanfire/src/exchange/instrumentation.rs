@@ -449,7 +449,7 @@ pub(crate) fn scope() -> InstrumentationScope {
 }
 
 fn warn(err: &crate::Error) {
-    eprintln!("spanfire: ignoring invalid setting: {err}");
+    tracing::warn!(target: "spanfire", "ignoring invalid setting: {err}");
 }
 
 /// The state shared by every request of one instrumentation.
@@ -517,5 +517,27 @@ impl fmt::Debug for Inner {
             .field("excluded", &self.excluded)
             .field("propagation", &self.propagation)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invalid_setting_is_a_tracing_warning() {
+        let warnings = crate::testing::warnings_during(|| {
+            let bad = HttpClientInstrumentation::new()
+                .env_source(|name| (name == crate::ENV_EXCLUDED_URLS).then(|| "(".to_owned()));
+            drop(bad.build());
+            let good = HttpClientInstrumentation::new().env_source(|_| None);
+            drop(good.build());
+        });
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("ignoring invalid setting: ")
+                && warnings[0].contains(crate::ENV_EXCLUDED_URLS),
+            "{warnings:?}"
+        );
     }
 }
