@@ -211,10 +211,15 @@ async fn head_and_204_end_with_the_head(front: Front) {
     assert_eq!(t.spans().len(), 2, "204 ended before the body was touched");
     drop((head, no_content));
     let spans = t.spans();
-    assert_eq!(spans.len(), 2);
+    assert_eq!(spans.len(), 2, "no second end on drop");
     assert_attrs(
         &spans[0],
         &response_attrs(&server, "HEAD", &server.url("/get"), 200, Some(0)),
+    );
+    let url_204 = server.url("/status/204");
+    assert_attrs(
+        &spans[1],
+        &response_attrs(&server, "GET", &url_204, 204, Some(0)),
     );
 }
 
@@ -255,6 +260,8 @@ async fn dropped_request_future_is_cancelled(front: Front) {
             ("spanfire.cancelled", is(true)),
         ],
     );
+    assert_eq!(span.status, Status::Unset, "cancelled is not an error");
+    assert!(event_names(&span).is_empty());
 }
 
 async fn panicking_hook_and_filter_never_fail_the_request(front: Front) {
@@ -273,12 +280,16 @@ async fn panicking_hook_and_filter_never_fail_the_request(front: Front) {
         attrs(&span)["url.full"],
         Value::from(server.url("/get?sig=REDACTED"))
     );
-    let panics = span
+    let panics: Vec<Vec<String>> = span
         .events
         .iter()
         .filter(|e| e.name == "spanfire.hook_panic")
-        .count();
-    assert_eq!(panics, 2, "url_filter and request_hook");
+        .map(|e| e.attributes.iter().map(|kv| kv.value.to_string()).collect())
+        .collect();
+    assert_eq!(
+        panics,
+        [["url_filter", "filter bug"], ["request_hook", "hook bug"]]
+    );
 }
 
 async fn excluded_url_gets_no_span_and_no_traceparent(front: Front) {
@@ -295,6 +306,12 @@ async fn excluded_url_gets_no_span_and_no_traceparent(front: Front) {
         .await;
     assert!(t.spans().is_empty());
     assert!(!server.received()[0].contains_key("traceparent"));
+    c.get(&server.url("/get")).await.unwrap().bytes().await;
+    assert!(
+        server.received()[1].contains_key("traceparent"),
+        "other URLs still propagate"
+    );
+    assert_eq!(attrs(&t.single())["url.full"], Value::from(server.url("/get")));
 }
 
 async fn traceparent_matches_the_span(front: Front) {
@@ -597,6 +614,78 @@ async fn parent_is_the_current_tracing_span(front: Front) {
     assert_eq!(child.parent_span_id, parent.span_context.span_id());
 }
 
+async fn url_filter_output_is_recorded_and_still_redacted(front: Front) {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let instrumentation = t
+        .instrumentation()
+        .url_filter(|url: &url::Url| url.as_str().replace("alice", "*****"));
+    let c = Client::new(front, instrumentation, ClientOptions::default());
+    let url = server.url("/get?user=alice&sig=s");
+    c.get(&url).await.unwrap().bytes().await;
+    let want = Value::from(server.url("/get?user=*****&sig=REDACTED"));
+    assert_eq!(attrs(&t.single())["url.full"], want);
+}
+
+async fn propagation_can_be_restricted_to_listed_hosts(front: Front) {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let to = |hosts: &[&str]| {
+        let instrumentation = t.instrumentation().propagate_to_hosts(hosts.to_vec());
+        Client::new(front, instrumentation, ClientOptions::default())
+    };
+    let url = server.url("/get");
+    to(&["api.internal"]).get(&url).await.unwrap().bytes().await;
+    to(&["127.0.0.1"]).get(&url).await.unwrap().bytes().await;
+    let received = server.received();
+    assert!(!received[0].contains_key("traceparent"), "host not listed");
+    assert!(received[1].contains_key("traceparent"), "host listed");
+    assert_eq!(t.spans().len(), 2, "both requests have spans");
+}
+
+async fn suppression_scope_gets_no_span_and_no_traceparent(front: Front) {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let c = client(front, &t);
+    let url = server.url("/get");
+    spanfire::suppressed(async { c.get(&url).await.unwrap().bytes().await }).await;
+    assert!(t.spans().is_empty());
+    assert!(!server.received()[0].contains_key("traceparent"));
+    c.get(&url).await.unwrap().bytes().await;
+    assert_eq!(t.spans().len(), 1, "outside the scope: a span");
+}
+
+async fn unknown_method_is_other_with_span_name_http(front: Front) {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let purge = Method::from_bytes(b"PURGE").unwrap();
+    let req = Req::new(purge, &server.url("/get"));
+    client(front, &t).send(req).await.unwrap().bytes().await;
+    let span = t.single();
+    assert_client_span(&span, "HTTP");
+    let a = attrs(&span);
+    assert_eq!(a["http.request.method"], Value::from("_OTHER"));
+    assert_eq!(a["http.request.method_original"], Value::from("PURGE"));
+}
+
+async fn request_hook_runs_once_and_sees_the_request(front: Front) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let calls = Arc::new(AtomicUsize::new(0));
+    let seen = Arc::clone(&calls);
+    let instrumentation = t.instrumentation().request_hook(move |span, req| {
+        seen.fetch_add(1, Ordering::SeqCst);
+        let path = req.url().path().to_owned();
+        span.set_attribute(opentelemetry::KeyValue::new("app.path", path));
+    });
+    let c = Client::new(front, instrumentation, ClientOptions::default());
+    c.get(&server.url("/status/404")).await.unwrap().bytes().await;
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(attrs(&t.single())["app.path"], Value::from("/status/404"));
+}
+
 async fn url_template_names_the_span(front: Front) {
     let server = TestServer::start().await;
     let t = Telemetry::new();
@@ -646,6 +735,11 @@ both_front_ends!(
     binary_response_records_size_only,
     response_hook_runs_once_and_may_override,
     url_template_names_the_span,
+    url_filter_output_is_recorded_and_still_redacted,
+    propagation_can_be_restricted_to_listed_hosts,
+    suppression_scope_gets_no_span_and_no_traceparent,
+    unknown_method_is_other_with_span_name_http,
+    request_hook_runs_once_and_sees_the_request,
 );
 
 #[cfg(feature = "tracing")]
