@@ -311,7 +311,10 @@ async fn excluded_url_gets_no_span_and_no_traceparent(front: Front) {
         server.received()[1].contains_key("traceparent"),
         "other URLs still propagate"
     );
-    assert_eq!(attrs(&t.single())["url.full"], Value::from(server.url("/get")));
+    assert_eq!(
+        attrs(&t.single())["url.full"],
+        Value::from(server.url("/get"))
+    );
 }
 
 async fn traceparent_matches_the_span(front: Front) {
@@ -681,7 +684,11 @@ async fn request_hook_runs_once_and_sees_the_request(front: Front) {
         span.set_attribute(opentelemetry::KeyValue::new("app.path", path));
     });
     let c = Client::new(front, instrumentation, ClientOptions::default());
-    c.get(&server.url("/status/404")).await.unwrap().bytes().await;
+    c.get(&server.url("/status/404"))
+        .await
+        .unwrap()
+        .bytes()
+        .await;
     assert_eq!(calls.load(Ordering::SeqCst), 1);
     assert_eq!(attrs(&t.single())["app.path"], Value::from("/status/404"));
 }
