@@ -24,7 +24,6 @@ use futures_util::StreamExt;
 use http::{Request, Response};
 use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::SpanData;
 use proptest::collection::vec;
@@ -32,7 +31,7 @@ use proptest::prelude::*;
 use spanfire::{InstrumentedBody, TRUNCATION_MARKER};
 
 use crate::support::front::{Base, ClientOptions, Front, Req, ReqBodySpec, Resp};
-use crate::support::{attrs, Telemetry};
+use crate::support::{attrs, Serve, Telemetry};
 
 /// Cases per property: enough to cover the corners, few enough to keep the suite fast.
 const CASES: u32 = 64;
@@ -49,24 +48,11 @@ struct EchoServer {
 
 impl EchoServer {
     async fn start() -> EchoServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(HashMap::new()));
         let store = Arc::clone(&received);
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let store = Arc::clone(&store);
-                let service = hyper::service::service_fn(move |req| {
-                    let store = Arc::clone(&store);
-                    async move { Ok::<_, Infallible>(echo(req, store).await) }
-                });
-                tokio::spawn(async move {
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let addr = Serve::new()
+            .start(move |req| echo(req, Arc::clone(&store)))
+            .await;
         EchoServer { addr, received }
     }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value as Json;
 
 use crate::support::collector::{collector, received, unique_service};
-use crate::support::{closed_port, TestServer};
+use crate::support::{closed_port, Serve, TestServer};
 
 /// An env source holding exactly `pairs` (everything else unset): configure() reads every env
 /// var through it, so no test touches the process environment.
@@ -525,36 +525,23 @@ type OtlpRequests = std::sync::Arc<std::sync::Mutex<Vec<(String, http::HeaderMap
 
 /// An in-process OTLP/HTTP receiver on 127.0.0.1 that records whole requests and answers 200.
 async fn otlp_receiver() -> (String, OtlpRequests) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let received = OtlpRequests::default();
     let seen = received.clone();
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+    let addr = Serve::new()
+        .start(move |req: http::Request<hyper::body::Incoming>| {
             let seen = seen.clone();
-            let service =
-                hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let seen = seen.clone();
-                    async move {
-                        let line = format!("{} {}", req.method(), req.uri().path());
-                        let headers = req.headers().clone();
-                        let body = http_body_util::BodyExt::collect(req.into_body())
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        seen.lock().unwrap().push((line, headers, body));
-                        Ok::<_, std::convert::Infallible>(http::Response::new(
-                            http_body_util::Full::new(bytes::Bytes::new()),
-                        ))
-                    }
-                });
-            tokio::spawn(async move {
-                let _ = hyper::server::conn::http1::Builder::new()
-                    .serve_connection(hyper_util::rt::TokioIo::new(stream), service)
-                    .await;
-            });
-        }
-    });
+            async move {
+                let line = format!("{} {}", req.method(), req.uri().path());
+                let headers = req.headers().clone();
+                let body = http_body_util::BodyExt::collect(req.into_body())
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                seen.lock().unwrap().push((line, headers, body));
+                http::Response::new(http_body_util::Full::new(bytes::Bytes::new()))
+            }
+        })
+        .await;
     (format!("http://{addr}"), received)
 }
 

@@ -5,7 +5,6 @@
 //! traceparent the server received, all agree.
 
 use std::collections::BTreeSet;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -31,59 +30,48 @@ struct Server {
 /// An h2c (prior knowledge) server: `POST /echo?id=N` with body `req-N` answers
 /// `resp-N tp=<traceparent received>`, once all `REQUESTS` requests are in.
 async fn start() -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let barrier = Arc::new(Barrier::new(REQUESTS));
     let released_together = Arc::new(AtomicUsize::new(0));
     let together = Arc::clone(&released_together);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+    let addr = Serve::new()
+        .configure(|conn| {
+            conn.http2()
+                .max_concurrent_streams(2 * REQUESTS as u32)
+                .initial_connection_window_size(16 << 20)
+                .initial_stream_window_size(1 << 20);
+        })
+        .start(move |req: http::Request<hyper::body::Incoming>| {
             let (barrier, together) = (Arc::clone(&barrier), Arc::clone(&together));
-            let service =
-                hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let (barrier, together) = (Arc::clone(&barrier), Arc::clone(&together));
-                    async move {
-                        let id = req.uri().query().unwrap_or("").to_owned();
-                        let traceparent = req
-                            .headers()
-                            .get("traceparent")
-                            .and_then(|v| v.to_str().ok())
-                            .unwrap_or("none")
-                            .to_owned();
-                        // Reading the body first returns the flow-control window to the client.
-                        let body: Bytes = req.into_body().collect().await.unwrap().to_bytes();
-                        // Bounded: a stack that cannot hold all requests at once fails the
-                        // assertion on `released_together` instead of hanging.
-                        let wait = tokio::time::timeout(Duration::from_secs(60), barrier.wait());
-                        if wait.await.is_ok() {
-                            together.fetch_add(1, Ordering::SeqCst);
-                        }
-                        let id = id.strip_prefix("id=").unwrap_or("?");
-                        assert_eq!(
-                            body,
-                            format!("req-{id}").as_bytes(),
-                            "request bodies not mixed"
-                        );
-                        let text = format!("resp-{id} tp={traceparent}");
-                        let res = http::Response::builder()
-                            .header("content-type", "text/plain")
-                            .body(Full::new(Bytes::from(text)))
-                            .unwrap();
-                        Ok::<_, Infallible>(res)
-                    }
-                });
-            tokio::spawn(async move {
-                let mut builder =
-                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new());
-                builder
-                    .max_concurrent_streams(2 * REQUESTS as u32)
-                    .initial_connection_window_size(16 << 20)
-                    .initial_stream_window_size(1 << 20);
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let _ = builder.serve_connection(io, service).await;
-            });
-        }
-    });
+            async move {
+                let id = req.uri().query().unwrap_or("").to_owned();
+                let traceparent = req
+                    .headers()
+                    .get("traceparent")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("none")
+                    .to_owned();
+                // Reading the body first returns the flow-control window to the client.
+                let body: Bytes = req.into_body().collect().await.unwrap().to_bytes();
+                // Bounded: a stack that cannot hold all requests at once fails the
+                // assertion on `released_together` instead of hanging.
+                let wait = tokio::time::timeout(Duration::from_secs(60), barrier.wait());
+                if wait.await.is_ok() {
+                    together.fetch_add(1, Ordering::SeqCst);
+                }
+                let id = id.strip_prefix("id=").unwrap_or("?");
+                assert_eq!(
+                    body,
+                    format!("req-{id}").as_bytes(),
+                    "request bodies not mixed"
+                );
+                let text = format!("resp-{id} tp={traceparent}");
+                http::Response::builder()
+                    .header("content-type", "text/plain")
+                    .body(Full::new(Bytes::from(text)))
+                    .unwrap()
+            }
+        })
+        .await;
     Server {
         addr,
         released_together,

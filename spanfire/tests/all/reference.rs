@@ -19,7 +19,6 @@
 //! (the origin's `/delay/{ms}`), so that the reference's URL paths replay unchanged.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -27,7 +26,6 @@ use bytes::Bytes;
 use http::{Method, Request, Response};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry::{Array, Value};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor, SpanData};
@@ -546,29 +544,17 @@ impl Httpbin {
     async fn start() -> Httpbin {
         let origin = TestServer::start().await;
         let origin_base = origin.url("");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         // plain reqwest, not instrumented; redirects go back to the client
         let forward = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .unwrap();
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let forward = forward.clone();
-                let origin_base = origin_base.clone();
-                let service = hyper::service::service_fn(move |req| {
-                    let forward = forward.clone();
-                    let origin_base = origin_base.clone();
-                    async move { Ok::<_, Infallible>(httpbin(req, &forward, &origin_base).await) }
-                });
-                tokio::spawn(async move {
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let addr = Serve::new()
+            .start(move |req| {
+                let (forward, origin_base) = (forward.clone(), origin_base.clone());
+                async move { httpbin(req, &forward, &origin_base).await }
+            })
+            .await;
         Httpbin {
             addr,
             _origin: origin,

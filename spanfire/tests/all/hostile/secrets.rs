@@ -2,16 +2,14 @@
 //! collector (rotel, `scripts/rotel`); none of the secrets may appear in what it received.
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::Method;
-use tokio::net::TcpListener;
 
-use crate::support::collector;
+use crate::support::{collector, Serve};
 use crate::support::front::{Client, ClientOptions, Front, Req, Resp};
 
 /// The lines of the collector's file that belong to `service`, waiting (bounded) until there
@@ -43,37 +41,21 @@ where
     F: Fn(&http::request::Parts, bytes::Bytes) -> http::Response<String> + Send + Sync + 'static,
 {
     use http_body_util::{BodyExt, Full};
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let respond = Arc::new(respond);
-    tokio::spawn(async move {
-        while let Ok((stream, _)) = listener.accept().await {
+    Serve::new()
+        .start(move |req: http::Request<hyper::body::Incoming>| {
             let respond = Arc::clone(&respond);
-            let service =
-                hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-                    let respond = Arc::clone(&respond);
-                    async move {
-                        let (parts, body) = req.into_parts();
-                        let body = body
-                            .collect()
-                            .await
-                            .map(|b| b.to_bytes())
-                            .unwrap_or_default();
-                        let res = respond(&parts, body).map(|s| Full::new(bytes::Bytes::from(s)));
-                        Ok::<_, Infallible>(res)
-                    }
-                });
-            tokio::spawn(async move {
-                let io = hyper_util::rt::TokioIo::new(stream);
-                let _ = hyper_util::server::conn::auto::Builder::new(
-                    hyper_util::rt::TokioExecutor::new(),
-                )
-                .serve_connection(io, service)
-                .await;
-            });
-        }
-    });
-    addr
+            async move {
+                let (parts, body) = req.into_parts();
+                let body = body
+                    .collect()
+                    .await
+                    .map(|b| b.to_bytes())
+                    .unwrap_or_default();
+                respond(&parts, body).map(|s| Full::new(bytes::Bytes::from(s)))
+            }
+        })
+        .await
 }
 
 fn set_cookie(res: &Resp) -> String {

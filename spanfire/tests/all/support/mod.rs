@@ -6,7 +6,7 @@ pub mod front;
 pub mod leak_routes;
 mod server;
 
-pub use server::TestServer;
+pub use server::{Serve, TestServer};
 
 use std::collections::BTreeMap;
 

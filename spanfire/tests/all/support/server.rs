@@ -1,7 +1,10 @@
-//! A hyper HTTP/1.1 + h2c server on 127.0.0.1 with httpbin-like routes, recording the headers
-//! of every request it receives.
+//! The test servers: [`Serve`], the one way a test serves HTTP (hyper on 127.0.0.1, HTTP/1.1 and
+//! h2c, optionally TLS, any handler), and [`TestServer`], httpbin-like routes on it that record
+//! the headers of every request received. (A server that must write bytes HTTP forbids is the
+//! raw-TCP `RawServer` of the hostile suite.)
 
 use std::convert::Infallible;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,8 +14,72 @@ use http::{HeaderMap, Request, Response, StatusCode};
 use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
 
 type Body = BoxBody<Bytes, Infallible>;
+
+/// How a test serves HTTP: a hyper server on a fresh 127.0.0.1 port, one task per connection,
+/// running until the test's runtime ends.
+pub struct Serve {
+    conn: auto::Builder<TokioExecutor>,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+}
+
+impl Serve {
+    /// HTTP/1.1 and h2c (prior knowledge), hyper's defaults.
+    pub fn new() -> Serve {
+        Serve {
+            conn: auto::Builder::new(TokioExecutor::new()),
+            tls: None,
+        }
+    }
+
+    /// Connection settings (e.g. HTTP/2 flow control) on top of hyper's defaults.
+    pub fn configure(mut self, f: impl FnOnce(&mut auto::Builder<TokioExecutor>)) -> Serve {
+        f(&mut self.conn);
+        self
+    }
+
+    /// Accepts TLS (with this acceptor's certificate and ALPN) instead of plain TCP.
+    pub fn tls(mut self, acceptor: tokio_rustls::TlsAcceptor) -> Serve {
+        self.tls = Some(acceptor);
+        self
+    }
+
+    /// Starts serving `handle` (every request, any body type) and returns the address.
+    pub async fn start<H, F, B>(self, handle: H) -> SocketAddr
+    where
+        H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Response<B>> + Send + 'static,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let Serve { conn, tls } = self;
+        let conn = Arc::new(conn);
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (handle, conn, tls) = (handle.clone(), Arc::clone(&conn), tls.clone());
+                let service = hyper::service::service_fn(move |req| {
+                    let response = handle(req);
+                    async move { Ok::<_, Infallible>(response.await) }
+                });
+                tokio::spawn(async move {
+                    let _ = match tls {
+                        None => conn.serve_connection(TokioIo::new(stream), service).await,
+                        Some(acceptor) => match acceptor.accept(stream).await {
+                            Ok(tls) => conn.serve_connection(TokioIo::new(tls), service).await,
+                            Err(_) => return,
+                        },
+                    };
+                });
+            }
+        });
+        addr
+    }
+}
 
 /// A running test server; dropped with the test's runtime.
 pub struct TestServer {
@@ -23,24 +90,11 @@ pub struct TestServer {
 
 impl TestServer {
     pub async fn start() -> TestServer {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&received);
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let seen = Arc::clone(&seen);
-                let service = hyper::service::service_fn(move |req| {
-                    let seen = Arc::clone(&seen);
-                    async move { Ok::<_, Infallible>(route(req, seen).await) }
-                });
-                tokio::spawn(async move {
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
+        let addr = Serve::new()
+            .start(move |req| route(req, Arc::clone(&seen)))
+            .await;
         TestServer {
             addr,
             received,
@@ -64,28 +118,12 @@ impl TestServer {
             .unwrap();
         config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&received);
-        tokio::spawn(async move {
-            while let Ok((stream, _)) = listener.accept().await {
-                let seen = Arc::clone(&seen);
-                let acceptor = acceptor.clone();
-                tokio::spawn(async move {
-                    let Ok(tls) = acceptor.accept(stream).await else {
-                        return;
-                    };
-                    let service = hyper::service::service_fn(move |req| {
-                        let seen = Arc::clone(&seen);
-                        async move { Ok::<_, Infallible>(route(req, seen).await) }
-                    });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(tls), service)
-                        .await;
-                });
-            }
-        });
+        let addr = Serve::new()
+            .tls(acceptor)
+            .start(move |req| route(req, Arc::clone(&seen)))
+            .await;
         (
             TestServer {
                 addr,
