@@ -26,13 +26,17 @@
 //!   [`RESPONSE_HEAD_EVENT`] when the head arrives; [`CANCELLED_ATTRIBUTE`] when the caller
 //!   dropped the request or body. It ends exactly once, when the body ends, fails or is dropped.
 //! - Hooks and URL filters: see [`hooks`]. Per-request overrides: [`DisablePropagation`],
-//!   [`UrlTemplate`].
+//!   [`UrlTemplate`], [`ResendCount`]; client-wide route names: [`UrlTemplates`].
+//! - Retries: place spanfire *inside* the retry layer and each attempt is its own span, every
+//!   resend with `http.request.resend_count` (see [`ResendCount`]).
 //! - No span, metric or propagation for [`ExcludedUrls`] or inside [`suppress`]/[`suppressed`].
 //!
 //! ## Features
 //! - `reqwest` (default): the reqwest-middleware front end.
 //! - `configure` (default): [`configure()`]: console output, OTLP/HTTP export, scrubbing.
 //! - `tower`: the tower layer (`spanfire::tower`).
+//! - `ureq`: the ureq 3 middleware (`spanfire::ureq`), for blocking clients; no async runtime
+//!   needed, with or without `configure`.
 //! - `grpc`: OTLP/gRPC export. `tls`: HTTPS export (Logfire).
 //! - `tracing`: the parent of a request span is the current `tracing` span when it is bridged by
 //!   tracing-opentelemetry.
@@ -76,7 +80,8 @@ pub use error::Error;
 pub use exchange::hooks;
 pub use exchange::{
     suppress, suppressed, DisablePropagation, ExcludedUrls, HttpClientInstrumentation,
-    InstrumentedBody, UrlTemplate, DURATION_BUCKETS, ENV_CAPTURE_ALL, ENV_EXCLUDED_URLS,
+    InstrumentedBody, ResendCount, UrlTemplate, UrlTemplates, DURATION_BUCKETS, ENV_CAPTURE_ALL,
+    ENV_EXCLUDED_URLS,
 };
 pub use exchange::{
     CANCELLED_ATTRIBUTE, CAPTURE_DISABLED_ATTRIBUTE, HOOK_PANIC_EVENT, REQUEST_BODY_FORM,

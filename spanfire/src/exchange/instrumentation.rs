@@ -8,7 +8,7 @@ use opentelemetry::metrics::MeterProvider;
 use opentelemetry::InstrumentationScope;
 
 use crate::capture::headers::{HeaderCapture, Selection};
-use crate::exchange::ExcludedUrls;
+use crate::exchange::{ExcludedUrls, UrlTemplates};
 use crate::exchange::Metrics;
 use crate::exchange::RequestTracer;
 use crate::hooks::{OnRequest, OnResponse, RequestInfo, ResponseOutcome, UrlFilter};
@@ -51,6 +51,7 @@ pub struct HttpClientInstrumentation {
     secrets: Option<Secrets>,
     sensitive_names: Vec<String>,
     excluded_urls: ExcludedUrls,
+    url_templates: UrlTemplates,
     propagation: Propagation,
     env: crate::env::Env,
     semconv_stability: Option<SemconvStability>,
@@ -277,6 +278,23 @@ impl HttpClientInstrumentation {
         self
     }
 
+    /// Path templates (`/users/{id}`) matched against every request's path: the first match
+    /// names the span `{method} {template}` and records `url.template`
+    /// ([`UrlTemplates`](crate::UrlTemplates) says how paths match). A per-request
+    /// [`UrlTemplate`](crate::UrlTemplate) wins over them.
+    ///
+    /// Default: none (the span is named `{method}`).
+    ///
+    /// ```
+    /// let instrumentation = spanfire::HttpClientInstrumentation::new()
+    ///     .url_templates(spanfire::UrlTemplates::new(["/users/{id}", "/orders/{id}/items"])?);
+    /// # Ok::<(), spanfire::Error>(())
+    /// ```
+    pub fn url_templates(mut self, templates: UrlTemplates) -> Self {
+        self.url_templates = templates;
+        self
+    }
+
     /// Turns trace-context injection on or off for all requests.
     ///
     /// Default: on. Per request, [`DisablePropagation`](crate::DisablePropagation) turns it off.
@@ -379,6 +397,7 @@ impl HttpClientInstrumentation {
             secrets,
             capture_disabled,
             excluded: self.excluded_urls.clone().or(excluded),
+            templates: self.url_templates.clone(),
             propagation: self.propagation.clone(),
             capture_request_body,
             capture_response_body,
@@ -468,6 +487,7 @@ pub(crate) struct Inner {
     /// recorded on every span.
     pub(crate) capture_disabled: Option<Arc<str>>,
     pub(crate) excluded: ExcludedUrls,
+    pub(crate) templates: UrlTemplates,
     pub(crate) propagation: Propagation,
     pub(crate) capture_request_body: bool,
     pub(crate) capture_response_body: bool,
@@ -504,6 +524,7 @@ impl fmt::Debug for HttpClientInstrumentation {
             .field("secrets", &self.secrets)
             .field("sensitive_names", &self.sensitive_names)
             .field("excluded_urls", &self.excluded_urls)
+            .field("url_templates", &self.url_templates)
             .field("propagation", &self.propagation)
             .field("semconv_stability", &self.semconv_stability)
             .finish_non_exhaustive()

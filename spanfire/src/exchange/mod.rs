@@ -24,6 +24,7 @@ mod instrumentation;
 pub(crate) mod intern;
 mod metrics;
 mod span;
+mod templates;
 mod tracer;
 
 use std::net::SocketAddr;
@@ -35,7 +36,9 @@ use url::Url;
 
 pub use body::InstrumentedBody;
 pub use exclude::{suppress, suppressed, ExcludedUrls, ENV_EXCLUDED_URLS};
-pub use extensions::{DisablePropagation, UrlTemplate};
+pub(crate) use extensions::count_pass;
+pub use extensions::{DisablePropagation, ResendCount, UrlTemplate};
+pub use templates::UrlTemplates;
 pub(crate) use instrumentation::{scope, Inner};
 pub use instrumentation::{HttpClientInstrumentation, ENV_CAPTURE_ALL};
 pub(crate) use metrics::Metrics;
@@ -149,6 +152,11 @@ impl Inner {
 }
 
 impl Exchange {
+    /// Whether the exchange's span records (it was sampled).
+    pub(crate) fn is_recording(&self) -> bool {
+        self.span.is_recording()
+    }
+
     /// The request's OpenTelemetry context: attach it while the request is sent.
     pub(crate) fn context(&self) -> opentelemetry::Context {
         self.span.context().cloned().unwrap_or_default()

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 
 use http::{HeaderMap, Method, StatusCode};
 use opentelemetry::trace::{SpanBuilder, SpanKind, SpanRef, Status, TraceContextExt};
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute as semattr;
 use url::Url;
 
@@ -101,16 +101,22 @@ impl Inner {
             self.span_attribute_room,
             &super::intern::Interned,
         );
-        let template = extensions.get::<crate::UrlTemplate>();
+        let template: Option<StringValue> = match extensions.get::<crate::UrlTemplate>() {
+            Some(t) => Some(self.redact_text(&t.0).into()),
+            None if self.templates.is_empty() => None,
+            None => self.templates.find_shared(url.path()).cloned().map(StringValue::from),
+        };
         let name: std::borrow::Cow<'static, str> = match template {
-            Some(t) => {
-                let template = self.redact_text(&t.0);
-                let name = format!("{} {template}", semconv::span_name(method_attr));
+            Some(template) => {
+                let name = format!("{} {}", semconv::span_name(method_attr), template.as_str());
                 attrs.push(KeyValue::new(semattr::URL_TEMPLATE, template));
                 name.into()
             }
             None => semconv::span_name(method_attr).into(),
         };
+        if let Some(count) = super::extensions::resend_count(extensions) {
+            attrs.push(KeyValue::new(semattr::HTTP_REQUEST_RESEND_COUNT, i64::from(count)));
+        }
         if let Some(reason) = &self.capture_disabled {
             attrs.push(KeyValue::new(
                 CAPTURE_DISABLED_ATTRIBUTE,
@@ -235,6 +241,11 @@ impl RequestSpan {
             .map_or(&super::Edge::GENERIC, |s| s.edge)
     }
 
+    /// Whether the span records (it was sampled).
+    pub(crate) fn is_recording(&self) -> bool {
+        self.state.as_ref().is_some_and(|s| s.recording)
+    }
+
     /// The request's context (its span is the current span inside it).
     pub(crate) fn context(&self) -> Option<&Context> {
         self.state.as_ref().map(|s| &s.cx)
@@ -284,7 +295,11 @@ impl RequestSpan {
         s.empty_by_definition = *method == Method::HEAD
             || head.status == StatusCode::NO_CONTENT
             || head.status == StatusCode::NOT_MODIFIED
-            || head.status.is_informational();
+            || head.status.is_informational()
+            || head
+                .headers
+                .get(http::header::CONTENT_LENGTH)
+                .is_some_and(|v| v.as_bytes() == b"0");
         s.metric_attrs.push(KeyValue::new(
             semattr::HTTP_RESPONSE_STATUS_CODE,
             i64::from(head.status.as_u16()),
@@ -330,7 +345,8 @@ impl RequestSpan {
         s.run_response_hook(&ResponseOutcome::Response(*head));
     }
 
-    /// Whether the response body is empty by definition (HEAD, 204, 304, 1xx).
+    /// Whether the response body is empty by definition (HEAD, 204, 304, 1xx, or
+    /// `Content-Length: 0`).
     pub(crate) fn body_empty_by_definition(&self) -> bool {
         self.state.as_ref().is_some_and(|s| s.empty_by_definition)
     }

@@ -7,7 +7,7 @@ use opentelemetry::context::FutureExt;
 use reqwest::{Request, Response, ResponseBuilderExt};
 use reqwest_middleware::{Middleware, Next};
 
-use crate::exchange::{Exchange, Inner, Outgoing, RequestCapture};
+use crate::exchange::{count_pass, Exchange, Inner, Outgoing, RequestCapture};
 use crate::hooks::ResponseHead;
 use crate::TeeBody;
 
@@ -50,6 +50,10 @@ impl Middleware for SpanfireMiddleware {
             return next.run(req, extensions).await;
         };
         let exchange = begun.exchange;
+        if exchange.is_recording() {
+            // a retry middleware before this one passes the same extensions to every attempt
+            count_pass(extensions);
+        }
         let cx = exchange.context();
         if let Some(capture) = begun.body_capture {
             tee_request_body(&mut req, capture, &cx);

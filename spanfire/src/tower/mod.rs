@@ -38,7 +38,12 @@
 //! every poll of the future and of the body.
 //!
 //! # Per-request overrides
-//! Put [`DisablePropagation`](crate::DisablePropagation) in the request's extensions.
+//! Put [`DisablePropagation`](crate::DisablePropagation), [`UrlTemplate`](crate::UrlTemplate)
+//! or [`ResendCount`](crate::ResendCount) in the request's extensions.
+//!
+//! # Retries
+//! Place the layer inside tower's retry layer, with the policy wrapped in [`CountResends`]:
+//! one span per attempt, resends numbered by `http.request.resend_count`.
 //!
 //! # Request URL
 //! `url.full` and `server.*` come from the request URI, which hyper-util's client requires in
@@ -48,10 +53,12 @@
 mod edge;
 mod future;
 mod layer;
+mod retry;
 mod service;
 
 pub use future::ResponseFuture;
 pub use layer::SpanfireLayer;
+pub use retry::CountResends;
 pub use service::SpanfireService;
 
 /// The request body type the inner service receives: the application's body, teed when request
