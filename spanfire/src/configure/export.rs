@@ -1,5 +1,6 @@
-//! Exporter wrappers: count what each destination was given and what it exported, and (for
-//! gRPC) drive exports on spanfire's own runtime thread.
+//! Exporter wrappers: count what each destination was given and what it exported, split
+//! batches into requests the collector accepts (see `split.rs`), and (for gRPC) drive exports
+//! on spanfire's own runtime thread.
 //!
 //! The SDK's batch span processor and periodic metric reader run on their own threads and call
 //! `export` outside any async runtime. HTTP exports use a blocking client and need nothing more.
@@ -12,15 +13,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry::Context;
-use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::error::{OTelSdkError, OTelSdkResult};
 use opentelemetry_sdk::metrics::data::ResourceMetrics;
 use opentelemetry_sdk::metrics::exporter::PushMetricExporter;
 use opentelemetry_sdk::metrics::Temporality;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
-use super::budget::{self, Admission, Budget};
+use super::budget::{Admission, Budget};
 use super::shutdown::{abandoned, Gate};
+use super::split::RequestLimit;
 
 /// Counters of the span export pipeline, shared by every destination.
 #[derive(Debug, Default)]
@@ -31,11 +33,17 @@ pub(crate) struct Stats {
     pub(crate) exported: AtomicU64,
     /// Spans in batches whose export failed.
     pub(crate) failed: AtomicU64,
-    /// Spans not handed to the batch processor: its queue was full, or they were over the
-    /// export memory budget even without their bodies.
+    /// Spans not exported: not handed to the batch processor (its queue was full, or they
+    /// were over the export memory budget even without their bodies), or too large for an
+    /// export request even with their bodies cut (`too_large`).
     pub(crate) dropped: AtomicU64,
     /// Spans handed over without their body attributes, to stay within the memory budget.
     pub(crate) bodies_dropped: AtomicU64,
+    /// Spans exported with their body attributes cut, to fit in one export request.
+    pub(crate) bodies_truncated: AtomicU64,
+    /// Spans dropped at export: too large for one export request even with their bodies cut
+    /// (also counted in `dropped`).
+    pub(crate) too_large: AtomicU64,
 }
 
 /// A live view of the span export counters of a [`Telemetry`](crate::Telemetry); stays valid
@@ -63,8 +71,9 @@ impl ExportStats {
         self.0.not_exported()
     }
     /// Spans dropped before export: the export queue was full (`OTEL_BSP_MAX_QUEUE_SIZE`
-    /// spans waiting), or the span did not fit in the export memory limit even without its
-    /// bodies.
+    /// spans waiting), the span did not fit in the export memory limit even without its
+    /// bodies, or it was larger than the export request limit even with its bodies cut
+    /// ([`too_large`](Self::too_large)).
     pub fn dropped(&self) -> u64 {
         self.0.dropped.load(Ordering::Relaxed)
     }
@@ -74,6 +83,21 @@ impl ExportStats {
     /// [`exported`](Self::exported) / [`failed`](Self::failed) / [`pending`](Self::pending).
     pub fn bodies_dropped(&self) -> u64 {
         self.0.bodies_dropped.load(Ordering::Relaxed)
+    }
+    /// Spans exported with their body attributes cut (a prefix kept, ending with
+    /// [`TRUNCATION_MARKER`](crate::TRUNCATION_MARKER)) because the span alone was larger than
+    /// the [export request limit](crate::ConfigureBuilder::export_request_limit); they carry
+    /// `spanfire.export.body_truncated = true` and are also counted in
+    /// [`exported`](Self::exported) / [`failed`](Self::failed) / [`pending`](Self::pending).
+    pub fn bodies_truncated(&self) -> u64 {
+        self.0.bodies_truncated.load(Ordering::Relaxed)
+    }
+    /// Spans dropped because they were larger than the
+    /// [export request limit](crate::ConfigureBuilder::export_request_limit) even with their
+    /// bodies cut (large attributes that are not bodies); also counted in
+    /// [`dropped`](Self::dropped).
+    pub fn too_large(&self) -> u64 {
+        self.0.too_large.load(Ordering::Relaxed)
     }
     /// Spans handed to an exporter whose export has not finished:
     /// `offered − exported − failed − dropped`. 0 once everything is exported; after a
@@ -142,8 +166,9 @@ impl Driver {
     }
 }
 
-/// A span exporter that counts its results, releases its destination's [`Budget`] and runs
-/// on a [`Driver`].
+/// A span exporter that splits each batch into requests within the destination's
+/// [`RequestLimit`] (see `split.rs`), exports them one after another, counts the results,
+/// releases its destination's [`Budget`] and runs on a [`Driver`].
 #[derive(Debug)]
 pub(crate) struct CountingSpanExporter<E> {
     pub(crate) inner: E,
@@ -151,24 +176,53 @@ pub(crate) struct CountingSpanExporter<E> {
     pub(crate) driver: Driver,
     pub(crate) budget: Arc<Budget>,
     pub(crate) gate: Arc<Gate>,
+    pub(crate) requests: RequestLimit,
 }
 
 impl<E: SpanExporter> SpanExporter for CountingSpanExporter<E> {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
-        let n = batch.len() as u64;
         // The batch processor took these spans out of its queue: their slots are free, their
-        // bytes are held until the export returns.
-        self.budget.release_slots(n);
-        let bytes: u64 = batch.iter().map(budget::estimate).sum();
-        let result = self.driver.run(self.inner.export(batch), &self.gate).await;
-        let counter = if result.is_ok() {
-            &self.stats.exported
-        } else {
-            &self.stats.failed
-        };
-        counter.fetch_add(n, Ordering::Relaxed);
-        self.budget.release_bytes(bytes);
-        result
+        // bytes are held until the export of their request returns.
+        self.budget.release_slots(batch.len() as u64);
+        let split = self.requests.split(batch);
+        if split.dropped > 0 {
+            self.stats
+                .dropped
+                .fetch_add(split.dropped, Ordering::Relaxed);
+            self.stats
+                .too_large
+                .fetch_add(split.dropped, Ordering::Relaxed);
+            self.budget.release_bytes(split.dropped_bytes);
+        }
+        self.stats
+            .bodies_truncated
+            .fetch_add(split.truncated, Ordering::Relaxed);
+        let total = split.requests.len();
+        let (mut failed, mut first_error) = (0, None);
+        for request in split.requests {
+            let n = request.spans.len() as u64;
+            let result = self
+                .driver
+                .run(self.inner.export(request.spans), &self.gate)
+                .await;
+            let counter = match result {
+                Ok(()) => &self.stats.exported,
+                Err(e) => {
+                    failed += 1;
+                    first_error.get_or_insert(e);
+                    &self.stats.failed
+                }
+            };
+            counter.fetch_add(n, Ordering::Relaxed);
+            self.budget.release_bytes(request.bytes);
+        }
+        match first_error {
+            None => Ok(()),
+            Some(e) if total == 1 => Err(e),
+            Some(e) => Err(OTelSdkError::InternalFailure(format!(
+                "{failed} of {total} export requests failed; the first: {e}"
+            ))),
+        }
     }
 
     fn shutdown_with_timeout(&self, timeout: Duration) -> OTelSdkResult {
@@ -180,6 +234,7 @@ impl<E: SpanExporter> SpanExporter for CountingSpanExporter<E> {
     }
 
     fn set_resource(&mut self, resource: &Resource) {
+        self.requests.set_resource(resource);
         self.inner.set_resource(resource)
     }
 }

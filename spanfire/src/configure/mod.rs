@@ -23,6 +23,7 @@ mod otlp;
 mod pipeline;
 mod scrub;
 mod shutdown;
+mod split;
 
 use std::fmt;
 
@@ -72,6 +73,7 @@ pub struct ConfigureBuilder {
     logfire_credentials_dir: Option<PathBuf>,
     env_source: Option<EnvSource>,
     export_memory_limit: Option<u64>,
+    export_request_limit: Option<u64>,
     shutdown_timeout: Option<std::time::Duration>,
 }
 
@@ -97,6 +99,7 @@ impl Default for ConfigureBuilder {
             logfire_credentials_dir: None,
             env_source: None,
             export_memory_limit: None,
+            export_request_limit: None,
             shutdown_timeout: None,
         }
     }
@@ -205,7 +208,7 @@ impl ConfigureBuilder {
     }
 
     /// Where `finish()` reads its settings: every env var it uses — spanfire's `LOGFIRE_*` and
-    /// the standard `OTEL_*` ones (`OTEL_EXPORTER_OTLP_*`, `OTEL_SERVICE_NAME`,
+    /// `SPANFIRE_EXPORT_*` ones and the standard `OTEL_*` ones (`OTEL_EXPORTER_OTLP_*`, `OTEL_SERVICE_NAME`,
     /// `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER(_ARG)`, `OTEL_BSP_*`,
     /// `OTEL_METRIC_EXPORT_INTERVAL`, `OTEL_SPAN_*_COUNT_LIMIT`) — is looked up through `source`
     /// (`None`: unset), read the way the OpenTelemetry SDK reads them, and handed to the SDK as
@@ -265,6 +268,33 @@ impl ConfigureBuilder {
     /// Default: `SPANFIRE_EXPORT_MEMORY_LIMIT` (bytes), else 64 MiB.
     pub fn export_memory_limit(mut self, bytes: u64) -> Self {
         self.export_memory_limit = Some(bytes);
+        self
+    }
+
+    /// Bounds the size of each OTLP export request, in bytes; `0`: no limit (a batch is one
+    /// request, as the OpenTelemetry SDK sends it).
+    ///
+    /// Each batch (up to `OTEL_BSP_MAX_EXPORT_BATCH_SIZE` spans, 512 by default) is split into
+    /// consecutive requests within the limit, exported one after another; a request that fails
+    /// does not stop the others. The size is an upper bound of the real encoding (protobuf, or
+    /// the larger JSON for `http/json`), computed per span from its attributes, events and
+    /// links. A span larger than the limit on its own has its bodies (`http.request.body.text`,
+    /// `http.response.body.text`, `http.request.body.form`) cut, largest first, to a prefix
+    /// ending with [`TRUNCATION_MARKER`](crate::TRUNCATION_MARKER), and is marked
+    /// `spanfire.export.body_truncated = true`; if it still does not fit (large attributes
+    /// that are not bodies), it is dropped. Both are counted
+    /// ([`ExportStats::bodies_truncated`], [`ExportStats::too_large`]).
+    ///
+    /// The default is below the 4 MiB message limit OTLP/gRPC receivers apply by default
+    /// (grpc-go, tonic, the OpenTelemetry Collector, rotel), which rejects a larger request
+    /// whole. The same default applies to OTLP/HTTP, where receivers differ (the OpenTelemetry
+    /// Collector accepts 20 MiB by default; proxies in front of a collector often less, nginx
+    /// 1 MiB): a request of a few MiB is accepted widely and costs little over a larger one;
+    /// set the limit to what your receiver accepts (e.g. lower behind a proxy).
+    ///
+    /// Default: `SPANFIRE_EXPORT_REQUEST_LIMIT` (bytes), else 3.5 MiB (3,670,016 bytes).
+    pub fn export_request_limit(mut self, bytes: u64) -> Self {
+        self.export_request_limit = Some(bytes);
         self
     }
 
@@ -362,6 +392,13 @@ impl ConfigureBuilder {
             0 => 0,
             limit => (limit / destinations.len().max(1) as u64).max(1),
         };
+        let request_limit = match self.export_request_limit {
+            Some(limit) => limit,
+            None => match env(split::ENV_EXPORT_REQUEST_LIMIT) {
+                Some(v) => split::parse_limit(&v)?,
+                None => split::DEFAULT_EXPORT_REQUEST_LIMIT,
+            },
+        };
         let gate = Arc::new(shutdown::Gate::default());
 
         let mut processors: Vec<Box<dyn SpanProcessor>> = Vec::new();
@@ -377,6 +414,14 @@ impl ConfigureBuilder {
                 driver: driver.clone(),
                 budget: Arc::clone(&budget),
                 gate: Arc::clone(&gate),
+                requests: split::RequestLimit::new(
+                    request_limit,
+                    match protocol {
+                        OtlpProtocol::HttpJson => split::Encoding::Json,
+                        _ => split::Encoding::Protobuf,
+                    },
+                    &resource,
+                ),
             };
             processors.push(Box::new(CountingProcessor {
                 inner: BatchSpanProcessor::builder(spans)
@@ -472,8 +517,8 @@ pub struct Telemetry {
     shut_down: bool,
 }
 
-/// `spanfire.export.spans{outcome=offered|exported|failed|dropped|body_dropped}`: what the
-/// export pipeline did.
+/// `spanfire.export.spans{outcome=offered|exported|failed|dropped|body_dropped|body_truncated|
+/// too_large}`: what the export pipeline did.
 fn observe_export_stats(provider: &SdkMeterProvider, stats: &Arc<Stats>) {
     let stats = Arc::clone(stats);
     provider
@@ -487,6 +532,8 @@ fn observe_export_stats(provider: &SdkMeterProvider, stats: &Arc<Stats>) {
                 ("failed", &stats.failed),
                 ("dropped", &stats.dropped),
                 ("body_dropped", &stats.bodies_dropped),
+                ("body_truncated", &stats.bodies_truncated),
+                ("too_large", &stats.too_large),
             ] {
                 let value = counter.load(Ordering::Relaxed);
                 observer.observe(value, &[opentelemetry::KeyValue::new("outcome", outcome)]);
@@ -582,7 +629,7 @@ impl Telemetry {
     /// lost (dropped from a full queue or in a failed export). The handle stays valid after
     /// [`Telemetry::shutdown`], when the counts are exact. Losses are also reported at shutdown as a
     /// `tracing` warning (target `spanfire`), and all counts as the `spanfire.export.spans` metric (`outcome` = `offered`,
-    /// `exported`, `failed`, `dropped`, `body_dropped`).
+    /// `exported`, `failed`, `dropped`, `body_dropped`, `body_truncated`, `too_large`).
     ///
     /// Once nothing is pending, `offered = exported + failed + dropped`; at any time
     /// `offered = exported + failed + dropped + pending`.
@@ -601,14 +648,16 @@ impl Telemetry {
         self.runtime.stop();
         let lost = self.stats.not_exported();
         let bodies = self.stats.bodies_dropped.load(Ordering::Relaxed);
-        if lost > 0 || bodies > 0 {
+        let truncated = self.stats.bodies_truncated.load(Ordering::Relaxed);
+        if lost > 0 || bodies > 0 || truncated > 0 {
             let offered = self.stats.offered.load(Ordering::Relaxed);
             let dropped = self.stats.dropped.load(Ordering::Relaxed);
+            let too_large = self.stats.too_large.load(Ordering::Relaxed);
             let failed = self.stats.failed.load(Ordering::Relaxed);
             let pending = self.stats.pending();
             tracing::warn!(
                 target: "spanfire",
-                "{lost} of {offered} spans were not exported ({dropped} dropped: export queue full or over the export memory limit; {failed} in failed exports; {pending} abandoned at the shutdown deadline); {bodies} exported without their bodies (export memory limit)"
+                "{lost} of {offered} spans were not exported ({dropped} dropped: export queue full, over the export memory limit, or {too_large} over the export request limit; {failed} in failed exports; {pending} abandoned at the shutdown deadline); {bodies} exported without their bodies (export memory limit), {truncated} with their bodies cut (export request limit)"
             );
         }
         let timed_out = || Err(opentelemetry_sdk::error::OTelSdkError::Timeout(timeout));

@@ -2,6 +2,8 @@
 
 mod support;
 
+mod attempts;
+mod batches;
 mod body_props;
 mod collector;
 mod concurrency;
