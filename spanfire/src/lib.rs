@@ -18,7 +18,9 @@
 //! - [`HttpClientInstrumentation`] holds the options (header and body capture, hooks, URL
 //!   filter, excluded URLs, providers, opt-in metrics) and builds a front end:
 //!   [`instrument_reqwest_client`] / [`HttpClientInstrumentation::instrument_reqwest`] for
-//!   reqwest, `HttpClientInstrumentation::layer` (feature `tower`) for hyper-util and tower.
+//!   reqwest, `HttpClientInstrumentation::layer` (feature `tower`) for hyper-util and tower,
+//!   `instrument_ureq_agent` / `HttpClientInstrumentation::ureq_middleware` (feature `ureq`)
+//!   for ureq 3's blocking agents.
 //! - The span: name `{method}`; `http.request.method`, `url.full` (redacted, see [`secrets`]),
 //!   `server.address`, `server.port`, `url.scheme` given at start; `http.response.status_code`,
 //!   `network.protocol.version`, `network.peer.*`, `http.response.body.size` at the end; status
@@ -29,6 +31,9 @@
 //!   [`UrlTemplate`], [`ResendCount`]; client-wide route names: [`UrlTemplates`].
 //! - Retries: place spanfire *inside* the retry layer and each attempt is its own span, every
 //!   resend with `http.request.resend_count` (see [`ResendCount`]).
+//! - Connections: DNS, connect and TLS events on the span of a request that opened a
+//!   connection, `spanfire.connection.reused` on every request, and (hyper-util) the connection
+//!   metrics; see [`connect`].
 //! - No span, metric or propagation for [`ExcludedUrls`] or inside [`suppress`]/[`suppressed`].
 //!
 //! ## Features
@@ -50,9 +55,11 @@
 )]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 // Without a front end, the shared request machinery is unused (e.g. the fuzz build).
+// With ureq alone, the `http_body` side of it (InstrumentedBody, TeeBody) is.
 #![cfg_attr(not(any(feature = "reqwest", feature = "tower")), allow(dead_code))]
 
 mod capture;
+pub mod connect;
 mod env;
 mod error;
 mod exchange;
@@ -71,6 +78,8 @@ mod configure;
 pub mod reqwest;
 #[cfg(feature = "tower")]
 pub mod tower;
+#[cfg(feature = "ureq")]
+pub mod ureq;
 
 pub use capture::headers::{
     ENV_CAPTURE_REQUEST, ENV_CAPTURE_RESPONSE, ENV_SANITIZE, REDACTED_HEADER_VALUE,
@@ -107,6 +116,8 @@ pub use configure::{
 };
 #[cfg(feature = "reqwest")]
 pub use reqwest::instrument_reqwest_client;
+#[cfg(feature = "ureq")]
+pub use ureq::instrument_ureq_agent;
 
 #[doc = include_str!("../../README.md")]
 #[cfg(doctest)]

@@ -3,6 +3,8 @@
 //! - `GET /get`: echoes the query (`args`) and the request headers as JSON;
 //! - `POST /post`: echoes the JSON request body (`json`) and the request headers;
 //! - `/status/{code}`: answers with that status and an empty body;
+//! - `/redirect/{n}`: a 302 to `/redirect/{n-1}`, and `/redirect/1` to `/get`;
+//! - `/flaky`: 503 twice, then 200 (and so on, in threes);
 //! - anything else: 404.
 
 use std::convert::Infallible;
@@ -72,6 +74,28 @@ async fn handle(req: Request<Incoming>) -> Result<Response<Full<Bytes>>, Infalli
                 }
                 None => error_response(StatusCode::BAD_REQUEST, "invalid status code"),
             }
+        }
+        (_, p) if p.starts_with("/redirect/") => {
+            let hops = p["/redirect/".len()..].parse::<u32>().unwrap_or(1);
+            let to = match hops {
+                0 | 1 => "/get".to_owned(),
+                n => format!("/redirect/{}", n - 1),
+            };
+            let mut res = Response::new(Full::new(Bytes::from_static(b"moved")));
+            *res.status_mut() = StatusCode::FOUND;
+            if let Ok(location) = HeaderValue::from_str(&to) {
+                res.headers_mut().insert(hyper::header::LOCATION, location);
+            }
+            res
+        }
+        (_, "/flaky") => {
+            static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut res = Response::new(Full::new(Bytes::new()));
+            if call % 3 != 2 {
+                *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+            }
+            res
         }
         _ => error_response(StatusCode::NOT_FOUND, "not found"),
     };

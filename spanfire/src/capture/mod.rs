@@ -9,3 +9,5 @@ pub(crate) mod tee;
 pub(crate) use body::{BodyCapture, Payload};
 pub use body::{DEFAULT_BODY_LIMIT, TRUNCATION_MARKER};
 pub use tee::TeeBody;
+#[cfg(feature = "ureq")]
+pub(crate) use tee::TeeReader;

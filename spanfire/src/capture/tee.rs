@@ -30,6 +30,23 @@ struct Recorder {
     complete: bool,
 }
 
+impl Recorder {
+    fn new(capture: RequestCapture, cx: opentelemetry::Context) -> Self {
+        Recorder {
+            capture,
+            cx,
+            complete: false,
+        }
+    }
+}
+
+/// Ends a recording: `complete` when the body was sent to its end.
+fn finish(recorder: &mut Option<Recorder>, complete: bool) {
+    if let Some(mut recorder) = recorder.take() {
+        recorder.complete = complete;
+    }
+}
+
 impl Drop for Recorder {
     fn drop(&mut self) {
         if !self.complete {
@@ -52,11 +69,7 @@ impl<B: Body> TeeBody<B> {
     pub(crate) fn new(inner: B, capture: RequestCapture, cx: opentelemetry::Context) -> Self {
         TeeBody {
             inner,
-            recorder: Some(Recorder {
-                capture,
-                cx,
-                complete: false,
-            }),
+            recorder: Some(Recorder::new(capture, cx)),
         }
     }
 }
@@ -90,9 +103,7 @@ impl<B: Body> Body for TeeBody<B> {
         }
         let ended = polled.is_none() || this.inner.is_end_stream();
         if ended || matches!(polled, Some(Err(_))) {
-            if let Some(mut recorder) = this.recorder.take() {
-                recorder.complete = ended;
-            }
+            finish(this.recorder, ended);
         }
         Poll::Ready(polled)
     }
@@ -103,6 +114,65 @@ impl<B: Body> Body for TeeBody<B> {
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// [`TeeBody`] for a blocking client's request body, read through `std::io::Read`: the bytes
+/// read (and so sent) are captured; the capture is recorded at the end of the stream (`Ok(0)`,
+/// or the body's known length read: a client that frames the body by its length reads no
+/// further), on an error, or on drop (then marked incomplete).
+#[cfg(feature = "ureq")]
+pub(crate) struct TeeReader<R> {
+    inner: R,
+    recorder: Option<Recorder>,
+    length: Option<u64>,
+}
+
+#[cfg(feature = "ureq")]
+impl<R: std::io::Read> TeeReader<R> {
+    /// `length`: the body's length when it is known (its `Content-Length`).
+    pub(crate) fn new(
+        inner: R,
+        capture: RequestCapture,
+        cx: opentelemetry::Context,
+        length: Option<u64>,
+    ) -> Self {
+        TeeReader {
+            inner,
+            recorder: Some(Recorder::new(capture, cx)),
+            length,
+        }
+    }
+}
+
+#[cfg(feature = "ureq")]
+impl<R: std::io::Read> std::io::Read for TeeReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let read = self.inner.read(buf);
+        match &read {
+            Ok(0) if !buf.is_empty() => finish(&mut self.recorder, true),
+            Ok(n) => {
+                if let (Some(recorder), Some(data)) = (&mut self.recorder, buf.get(..*n)) {
+                    recorder.capture.body.push(data);
+                    if self.length == Some(recorder.capture.body.total()) {
+                        finish(&mut self.recorder, true);
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => finish(&mut self.recorder, false),
+        }
+        read
+    }
+}
+
+#[cfg(feature = "ureq")]
+impl<R> std::fmt::Debug for TeeReader<R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TeeReader")
+            .field("inner", &std::any::type_name::<R>())
+            .field("recording", &self.recorder.is_some())
+            .finish()
     }
 }
 

@@ -145,6 +145,9 @@ pub(crate) fn render_line(span: &SpanData, depth: usize, colors: bool) -> String
     if attr(crate::CANCELLED_ATTRIBUTE).is_some() {
         outcome.push("cancelled".to_owned());
     }
+    if let Some(resend) = attr("http.request.resend_count") {
+        outcome.push(format!("resend {resend}"));
+    }
     outcome.push(format_duration(duration));
     let (dim, red, reset) = if colors {
         ("\x1b[2m", "\x1b[31m", "\x1b[0m")
@@ -291,6 +294,20 @@ mod tests {
         assert_eq!(
             render_line(&ok, 0, false),
             "14:10:23.123 GET 127.0.0.1/get ? q='a b' · 200 · 2.1ms"
+        );
+        let resent = span(
+            "GET",
+            vec![
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new("url.full", "http://h/p"),
+                KeyValue::new("http.response.status_code", 200),
+                KeyValue::new("http.request.resend_count", 2),
+            ],
+            Status::Unset,
+        );
+        assert_eq!(
+            render_line(&resent, 0, false),
+            "14:10:23.123 GET h/p · 200 · resend 2 · 2.1ms"
         );
         let failed = span(
             "POST",

@@ -24,7 +24,7 @@ pin_project_lite::pin_project! {
     pub struct InstrumentedBody<B> {
         #[pin]
         inner: B,
-        span: Option<RequestSpan>,
+        span: BodySpan,
     }
 }
 
@@ -34,18 +34,11 @@ where
 {
     /// Wraps `inner`; ends the span at once if the body is already finished.
     pub(crate) fn new(inner: B, span: Option<RequestSpan>) -> Self {
-        let mut body = InstrumentedBody { inner, span };
-        let done = body.inner.is_end_stream()
-            || body
-                .span
-                .as_ref()
-                .is_some_and(RequestSpan::body_empty_by_definition);
-        if done {
-            if let Some(span) = body.span.take() {
-                span.end_body(Ok(()));
-            }
+        let at_end = inner.is_end_stream();
+        InstrumentedBody {
+            inner,
+            span: BodySpan::new(span, at_end),
         }
-        body
     }
 }
 
@@ -78,28 +71,18 @@ where
         cx: &mut Context<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
-        let _guard = this
-            .span
-            .as_ref()
-            .and_then(|s| s.context())
-            .map(|c| c.clone().attach());
+        let _guard = this.span.attach();
         let polled = ready!(this.inner.as_mut().poll_frame(cx));
-        let Some(span) = this.span.as_mut() else {
-            return Poll::Ready(polled);
-        };
-        let done = match &polled {
-            None => Some(Ok(())),
-            Some(Err(error)) => Some(Err(body_failure(span.edge(), error))),
+        match &polled {
+            None => this.span.complete(),
+            Some(Err(error)) => this.span.fail(error),
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
-                    span.on_body_data(data);
+                    this.span.data(data);
                 }
-                (frame.is_trailers() || this.inner.is_end_stream()).then_some(Ok(()))
-            }
-        };
-        if let Some(result) = done {
-            if let Some(span) = this.span.take() {
-                span.end_body(result);
+                if frame.is_trailers() || this.inner.is_end_stream() {
+                    this.span.complete();
+                }
             }
         }
         Poll::Ready(polled)
@@ -111,6 +94,62 @@ where
 
     fn size_hint(&self) -> SizeHint {
         self.inner.size_hint()
+    }
+}
+
+/// The span a response body ends, whatever the body's shape ([`InstrumentedBody`] for
+/// `http_body::Body`, [`InstrumentedReader`](super::reader::InstrumentedReader) for
+/// `std::io::Read`): the decision of when and how it ends, written once. Dropped while open,
+/// the span ends as cancelled.
+#[derive(Debug)]
+pub(crate) struct BodySpan(Option<RequestSpan>);
+
+impl BodySpan {
+    /// Ends the span at once when the body is already at its end (`at_end`) or empty by
+    /// definition (HEAD, 204, 304).
+    pub(crate) fn new(span: Option<RequestSpan>, at_end: bool) -> Self {
+        let mut body = BodySpan(span);
+        let empty = body
+            .0
+            .as_ref()
+            .is_some_and(RequestSpan::body_empty_by_definition);
+        if at_end || empty {
+            body.complete();
+        }
+        body
+    }
+
+    /// Attaches the request's context (keep the guard while the body is read).
+    pub(crate) fn attach(&self) -> Option<opentelemetry::ContextGuard> {
+        let cx = self.0.as_ref()?.context()?;
+        Some(cx.clone().attach())
+    }
+
+    /// Body bytes the application read.
+    pub(crate) fn data(&mut self, data: &impl bytes::Buf) {
+        if let Some(span) = &mut self.0 {
+            span.on_body_data(data);
+        }
+    }
+
+    /// The body reached its end.
+    pub(crate) fn complete(&mut self) {
+        if let Some(span) = self.0.take() {
+            span.end_body(Ok(()));
+        }
+    }
+
+    /// Reading the body failed.
+    pub(crate) fn fail<E: std::error::Error + 'static>(&mut self, error: &E) {
+        if let Some(span) = self.0.take() {
+            let failure = body_failure(span.edge(), error);
+            span.end_body(Err(failure));
+        }
+    }
+
+    /// Whether the span is still open.
+    pub(crate) fn is_open(&self) -> bool {
+        self.0.is_some()
     }
 }
 
@@ -134,7 +173,7 @@ impl<B: fmt::Debug> fmt::Debug for InstrumentedBody<B> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("InstrumentedBody")
             .field("inner", &self.inner)
-            .field("span_open", &self.span.is_some())
+            .field("span_open", &self.span.is_open())
             .finish()
     }
 }

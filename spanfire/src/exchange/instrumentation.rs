@@ -8,9 +8,9 @@ use opentelemetry::metrics::MeterProvider;
 use opentelemetry::InstrumentationScope;
 
 use crate::capture::headers::{HeaderCapture, Selection};
-use crate::exchange::{ExcludedUrls, UrlTemplates};
 use crate::exchange::Metrics;
 use crate::exchange::RequestTracer;
+use crate::exchange::{ExcludedUrls, UrlTemplates};
 use crate::hooks::{OnRequest, OnResponse, RequestInfo, ResponseOutcome, UrlFilter};
 use crate::secrets::{self, Secrets};
 use crate::semconv::SemconvStability;
@@ -47,11 +47,19 @@ pub struct HttpClientInstrumentation {
     #[cfg(feature = "configure")]
     sdk_tracer: Option<opentelemetry_sdk::trace::SdkTracerProvider>,
     metrics: Option<Metrics>,
-    opt_in_metrics: bool,
+    pub(crate) opt_in_metrics: bool,
+    /// Connection phases on the spans (see [`crate::connect`]); `None`: the front end decides.
+    pub(crate) connection_phases: Option<bool>,
+    /// The resolver `instrument_reqwest_builder` times (`None`: getaddrinfo).
+    #[cfg(feature = "reqwest")]
+    pub(crate) reqwest_resolver: Option<Arc<dyn reqwest::dns::Resolve>>,
     secrets: Option<Secrets>,
     sensitive_names: Vec<String>,
     excluded_urls: ExcludedUrls,
     url_templates: UrlTemplates,
+    /// Redirects the reqwest front end follows itself (`None`: the client does).
+    #[cfg(feature = "reqwest")]
+    pub(crate) redirects: Option<crate::reqwest::Redirects>,
     propagation: Propagation,
     env: crate::env::Env,
     semconv_stability: Option<SemconvStability>,
@@ -389,6 +397,7 @@ impl HttpClientInstrumentation {
             tracer,
             metrics,
             opt_in_metrics: self.opt_in_metrics,
+            connection_phases: self.connection_phases.unwrap_or(false),
             semconv_duplicate: semconv.duplicate(),
             request_hook: self.request_hook.clone(),
             response_hook: self.response_hook.clone(),
@@ -447,6 +456,15 @@ impl HttpClientInstrumentation {
 }
 
 impl HttpClientInstrumentation {
+    /// The meter metrics are recorded with (the global provider's unless one was given).
+    #[cfg(feature = "tower")]
+    pub(crate) fn meter(&self) -> opentelemetry::metrics::Meter {
+        match &self.metrics {
+            Some(metrics) => metrics.meter().clone(),
+            None => Metrics::for_global_provider().meter().clone(),
+        }
+    }
+
     fn request_tracer(&self) -> RequestTracer {
         #[cfg(feature = "configure")]
         if let Some(sdk) = &self.sdk_tracer {
@@ -476,6 +494,8 @@ pub(crate) struct Inner {
     pub(crate) tracer: RequestTracer,
     pub(crate) metrics: Metrics,
     pub(crate) opt_in_metrics: bool,
+    /// Request spans collect connection phases (see [`crate::connect`]).
+    pub(crate) connection_phases: bool,
     /// `http/dup`: the old attribute names are emitted beside the stable ones.
     pub(crate) semconv_duplicate: bool,
     pub(crate) request_hook: Option<Arc<dyn OnRequest>>,
@@ -521,6 +541,7 @@ impl fmt::Debug for HttpClientInstrumentation {
             .field("tracer_provider", &self.tracer.is_some())
             .field("meter_provider", &self.metrics.is_some())
             .field("opt_in_metrics", &self.opt_in_metrics)
+            .field("connection_phases", &self.connection_phases)
             .field("secrets", &self.secrets)
             .field("sensitive_names", &self.sensitive_names)
             .field("excluded_urls", &self.excluded_urls)

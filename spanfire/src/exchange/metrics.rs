@@ -110,6 +110,12 @@ impl Metrics {
         metrics
     }
 
+    /// The meter the instruments came from.
+    #[cfg(feature = "tower")]
+    pub(crate) fn meter(&self) -> &Meter {
+        &self.meter
+    }
+
     pub(crate) fn record_duration(&self, seconds: f64, attrs: &[KeyValue]) {
         self.duration.record(seconds, attrs);
     }

@@ -12,8 +12,9 @@
 //! 2. sends the request with [`Exchange::context`] attached (the span is the current span);
 //! 3. calls [`Exchange::respond`] with the response head and body — head attributes, status,
 //!    response headers, the response hook, then the body wrapped in [`InstrumentedBody`], which
-//!    ends the span with the body — or [`Exchange::fail`] with the error, classified by the
-//!    front end's [`Edge`]. An exchange dropped before either (the request future was dropped)
+//!    ends the span with the body (`Exchange::respond_reader` and its `InstrumentedReader` for
+//!    a blocking client's `std::io::Read` body) — or [`Exchange::fail`] with the error,
+//!    classified by the front end's [`Edge`]. An exchange dropped before either (the request future was dropped)
 //!    ends its span as cancelled.
 
 mod body;
@@ -23,6 +24,8 @@ pub mod hooks;
 mod instrumentation;
 pub(crate) mod intern;
 mod metrics;
+#[cfg(feature = "ureq")]
+mod reader;
 mod span;
 mod templates;
 mod tracer;
@@ -36,18 +39,21 @@ use url::Url;
 
 pub use body::InstrumentedBody;
 pub use exclude::{suppress, suppressed, ExcludedUrls, ENV_EXCLUDED_URLS};
+#[cfg(feature = "reqwest")]
 pub(crate) use extensions::count_pass;
 pub use extensions::{DisablePropagation, ResendCount, UrlTemplate};
-pub use templates::UrlTemplates;
 pub(crate) use instrumentation::{scope, Inner};
 pub use instrumentation::{HttpClientInstrumentation, ENV_CAPTURE_ALL};
 pub(crate) use metrics::Metrics;
 pub use metrics::DURATION_BUCKETS;
+#[cfg(feature = "ureq")]
+pub(crate) use reader::InstrumentedReader;
 pub(crate) use span::{Failure, RequestCapture, RequestSpan};
 pub use span::{
     CANCELLED_ATTRIBUTE, CAPTURE_DISABLED_ATTRIBUTE, HOOK_PANIC_EVENT, REQUEST_BODY_FORM,
     REQUEST_BODY_TEXT, RESPONSE_BODY_TEXT, RESPONSE_HEAD_EVENT,
 };
+pub use templates::UrlTemplates;
 #[cfg(feature = "configure")]
 pub(crate) use tracer::as_sdk;
 pub(crate) use tracer::RequestTracer;
@@ -102,6 +108,17 @@ impl Edge {
     }
 }
 
+/// What a blocking client knows of a response body before it is read.
+#[cfg(feature = "ureq")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct KnownBody {
+    /// It is empty (`Content-Length: 0`): the span ends with the head.
+    pub(crate) empty: bool,
+    /// The client hands its text out transcoded to UTF-8 whatever the declared charset: its
+    /// capture is decoded as UTF-8.
+    pub(crate) utf8_text: bool,
+}
+
 /// An exchange in flight: its span, and what the response needs.
 #[derive(Debug)]
 pub(crate) struct Exchange {
@@ -153,8 +170,21 @@ impl Inner {
 
 impl Exchange {
     /// Whether the exchange's span records (it was sampled).
+    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
     pub(crate) fn is_recording(&self) -> bool {
         self.span.is_recording()
+    }
+
+    /// Holds the request's connection (`active` for the metrics) until the span ends.
+    #[cfg(feature = "tower")]
+    pub(crate) fn hold_connection(&mut self, lease: crate::connect::Lease) {
+        self.span.hold_connection(lease);
+    }
+
+    /// Whether the front end should find the request's connection and hold it.
+    #[cfg(feature = "tower")]
+    pub(crate) fn tracks_connections(&self) -> bool {
+        self.span.tracks_connections()
     }
 
     /// The request's OpenTelemetry context: attach it while the request is sent.
@@ -178,6 +208,46 @@ impl Exchange {
         InstrumentedBody::new(body, Some(self.span))
     }
 
+    /// The front end set the request's `Content-Length` after `begin` (it framed a captured
+    /// body): the request size (opt-in metric) is taken from it.
+    #[cfg(feature = "ureq")]
+    pub(crate) fn note_framed_size(&mut self, headers: &HeaderMap) {
+        self.span.note_request_size(None, headers);
+    }
+
+    /// [`Exchange::respond`] for a blocking client's body, read through `std::io::Read`.
+    #[cfg(feature = "ureq")]
+    pub(crate) fn respond_reader<R: std::io::Read>(
+        mut self,
+        head: &ResponseHead<'_>,
+        peer: Option<SocketAddr>,
+        reader: R,
+        known: KnownBody,
+    ) -> InstrumentedReader<R> {
+        self.span.on_response(&self.method, head, peer);
+        if known.utf8_text {
+            self.span.capture_text_as_utf8();
+        }
+        InstrumentedReader::new(reader, self.span, known.empty)
+    }
+
+    /// The response head arrived but its body is discarded unread, not handed to the
+    /// application (ureq's `http_status_as_error`; a redirect the reqwest front end follows):
+    /// records the head, runs the response hook and ends the span with no body size.
+    #[cfg(any(feature = "ureq", feature = "reqwest"))]
+    pub(crate) fn respond_discarded(mut self, head: &ResponseHead<'_>, peer: Option<SocketAddr>) {
+        self.span.on_response(&self.method, head, peer);
+        self.span.end_discarded();
+    }
+
+    /// Injects the exchange's trace context into the headers of another hop of the same
+    /// request (to `url`): the same rules as for the first (hosts allowed, per-request opt-out).
+    #[cfg(feature = "reqwest")]
+    pub(crate) fn inject(&self, url: &Url, extensions: &Extensions, headers: &mut HeaderMap) {
+        let disabled = extensions.get::<DisablePropagation>().is_some();
+        self.span.inject(url.host_str(), disabled, headers);
+    }
+
     /// The request failed before a response head: runs the response hook with the error and
     /// ends the span, the error classified by the front end's edge.
     pub(crate) fn fail(self, error: &(dyn std::error::Error + 'static), type_name: &'static str) {
@@ -187,6 +257,7 @@ impl Exchange {
 
     /// [`Exchange::fail`] with a kind decided by the front end (an error raised by another
     /// middleware is `_OTHER`, whatever it wraps).
+    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
     pub(crate) fn fail_as(
         self,
         error: &(dyn std::error::Error + 'static),

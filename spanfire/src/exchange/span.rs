@@ -61,11 +61,17 @@ struct State {
     /// How many of `metric_attrs` are the start attributes (those of `active_requests`).
     start_attrs: usize,
     request_body_size: Option<u64>,
+    /// The connection the request went out on, held (`active`) until the span ends.
+    #[cfg(feature = "tower")]
+    connection: Option<crate::connect::Lease>,
 }
 
 /// How a request ended.
 enum Ending<'a> {
     Complete,
+    /// The head arrived; the client discarded the body unread.
+    #[cfg_attr(not(any(feature = "ureq", feature = "reqwest")), allow(dead_code))]
+    Discarded,
     Failed(Failure<'a>),
     Cancelled,
 }
@@ -104,7 +110,11 @@ impl Inner {
         let template: Option<StringValue> = match extensions.get::<crate::UrlTemplate>() {
             Some(t) => Some(self.redact_text(&t.0).into()),
             None if self.templates.is_empty() => None,
-            None => self.templates.find_shared(url.path()).cloned().map(StringValue::from),
+            None => self
+                .templates
+                .find_shared(url.path())
+                .cloned()
+                .map(StringValue::from),
         };
         let name: std::borrow::Cow<'static, str> = match template {
             Some(template) => {
@@ -115,7 +125,10 @@ impl Inner {
             None => semconv::span_name(method_attr).into(),
         };
         if let Some(count) = super::extensions::resend_count(extensions) {
-            attrs.push(KeyValue::new(semattr::HTTP_REQUEST_RESEND_COUNT, i64::from(count)));
+            attrs.push(KeyValue::new(
+                semattr::HTTP_REQUEST_RESEND_COUNT,
+                i64::from(count),
+            ));
         }
         if let Some(reason) = &self.capture_disabled {
             attrs.push(KeyValue::new(
@@ -137,6 +150,11 @@ impl Inner {
             .with_attributes(attrs);
         let cx = self.tracer.start(builder, &parent);
         let recording = cx.span().is_recording();
+        let cx = if recording && self.connection_phases {
+            crate::connect::Slot::install(&cx, url.scheme() == "https")
+        } else {
+            cx
+        };
         let metric_attrs_len = metric_attrs.len();
         if let Some(message) = filter_panic {
             record_panic(&cx.span(), "url_filter", &self.redact_text(&message));
@@ -155,6 +173,8 @@ impl Inner {
                 response_capture: None,
                 start_attrs: metric_attrs_len,
                 request_body_size: None,
+                #[cfg(feature = "tower")]
+                connection: None,
             }),
         })
     }
@@ -242,8 +262,25 @@ impl RequestSpan {
     }
 
     /// Whether the span records (it was sampled).
+    #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
     pub(crate) fn is_recording(&self) -> bool {
         self.state.as_ref().is_some_and(|s| s.recording)
+    }
+
+    /// Holds the request's connection (`active` for the metrics) until the span ends.
+    #[cfg(feature = "tower")]
+    pub(crate) fn hold_connection(&mut self, lease: crate::connect::Lease) {
+        if let Some(s) = &mut self.state {
+            s.connection = Some(lease);
+        }
+    }
+
+    /// Whether the request's connection is to be found and held for the metrics.
+    #[cfg(feature = "tower")]
+    pub(crate) fn tracks_connections(&self) -> bool {
+        self.state
+            .as_ref()
+            .is_some_and(|s| s.inner.connection_phases && s.inner.opt_in_metrics)
     }
 
     /// The request's context (its span is the current span inside it).
@@ -316,6 +353,7 @@ impl RequestSpan {
             return;
         }
         let span = s.cx.span();
+        crate::connect::record_phases(&s.cx, &span, true);
         span.add_event(RESPONSE_HEAD_EVENT, Vec::new());
         let attrs =
             semconv::response_attributes(head.status, head.version, peer, &super::intern::Interned);
@@ -396,6 +434,27 @@ impl RequestSpan {
         }
     }
 
+    /// The client delivers text bodies transcoded to UTF-8: a text capture decodes them so.
+    #[cfg(feature = "ureq")]
+    pub(crate) fn capture_text_as_utf8(&mut self) {
+        let Some(s) = &mut self.state else { return };
+        if let Some(capture) = &mut s.response_capture {
+            if matches!(capture.payload(), Payload::Text(_)) {
+                let utf8 = Payload::Text(encoding_rs::UTF_8);
+                *capture = BodyCapture::new(utf8, s.inner.body_limit);
+            }
+        }
+    }
+
+    /// Ends the span of a response whose body was discarded unread by the client: complete,
+    /// with no body size (nothing was read).
+    #[cfg(any(feature = "ureq", feature = "reqwest"))]
+    pub(crate) fn end_discarded(mut self) {
+        if let Some(state) = self.state.take() {
+            state.end(Ending::Discarded);
+        }
+    }
+
     /// Ends the span of a request that failed before a response head arrived; runs the response
     /// hook with the error first.
     pub(crate) fn fail(mut self, failure: Failure<'_>) {
@@ -403,6 +462,7 @@ impl RequestSpan {
             return;
         };
         if state.recording {
+            crate::connect::record_phases(&state.cx, &state.cx.span(), false);
             state.run_response_hook(&ResponseOutcome::Error(failure.error));
         }
         state.end(Ending::Failed(failure));
@@ -433,6 +493,7 @@ impl State {
             .duration_since(self.start)
             .unwrap_or_default();
         let span = self.cx.span();
+        let body_read = self.head_received && !matches!(ending, Ending::Discarded);
         if let Some(capture) = &mut self.response_capture {
             if !matches!(ending, Ending::Complete) {
                 capture.mark_incomplete();
@@ -451,7 +512,7 @@ impl State {
                     span.set_attribute(KeyValue::new(old, size));
                 }
             }
-            Ending::Complete => {}
+            Ending::Complete | Ending::Discarded => {}
             Ending::Failed(failure) => {
                 let kind = failure.kind.as_str();
                 if !self
@@ -480,7 +541,7 @@ impl State {
             if let Some(size) = self.request_body_size {
                 metrics.record_request_size(size, &self.metric_attrs);
             }
-            if self.head_received {
+            if body_read {
                 metrics.record_response_size(self.body_bytes, &self.metric_attrs);
             }
         }

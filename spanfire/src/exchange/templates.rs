@@ -49,10 +49,7 @@ impl UrlTemplates {
 
     /// The first template matching `path` (a URL's path, without the query).
     pub fn find(&self, path: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|t| t.matches(path))
-            .map(|t| &*t.text)
+        self.0.iter().find(|t| t.matches(path)).map(|t| &*t.text)
     }
 
     /// [`UrlTemplates::find`], shared (an attribute value without a copy).
@@ -127,7 +124,15 @@ mod tests {
 
     #[test]
     fn rejects_what_it_cannot_match() {
-        for bad in ["", "users", "/users/{}", "/users/{id", "/users/id}", "/u/x{id}", "/{a{b}}"] {
+        for bad in [
+            "",
+            "users",
+            "/users/{}",
+            "/users/{id",
+            "/users/id}",
+            "/u/x{id}",
+            "/{a{b}}",
+        ] {
             let err = UrlTemplates::new([bad]).unwrap_err();
             assert!(err.to_string().contains("URL template"), "{bad}: {err}");
         }

@@ -18,8 +18,12 @@ fn classify(err: &(dyn std::error::Error + 'static)) -> ErrorKind {
     }
 }
 
-/// reqwest's errors quote the request URL: `error sending request for url (…)`.
+/// reqwest's errors quote the request URL: `error sending request for url (…)`; so does the
+/// [`RedirectError`](super::RedirectError) of a redirect spanfire would not follow.
 fn reported_url<'e>(err: &'e (dyn std::error::Error + 'static)) -> Option<&'e str> {
+    if let Some(redirect) = err.downcast_ref::<super::RedirectError>() {
+        return Some(redirect.url().as_str());
+    }
     find(err)?.url().map(url::Url::as_str)
 }
 

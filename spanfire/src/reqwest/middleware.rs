@@ -12,28 +12,25 @@ use crate::hooks::ResponseHead;
 use crate::TeeBody;
 
 use super::edge::REQWEST;
+use super::redirect::{self, Journey, RedirectError, Redirects};
 
 /// The spanfire middleware for reqwest-middleware; built by
 /// [`HttpClientInstrumentation::reqwest_middleware`](crate::HttpClientInstrumentation::reqwest_middleware).
 #[derive(Debug, Clone)]
 pub struct SpanfireMiddleware {
     inner: Arc<Inner>,
+    /// Redirects followed here, hop by hop (the client follows none).
+    redirects: Option<Redirects>,
 }
 
 impl SpanfireMiddleware {
-    pub(crate) fn new(inner: Arc<Inner>) -> Self {
-        SpanfireMiddleware { inner }
+    pub(crate) fn new(inner: Arc<Inner>, redirects: Option<Redirects>) -> Self {
+        SpanfireMiddleware { inner, redirects }
     }
-}
 
-#[async_trait::async_trait]
-impl Middleware for SpanfireMiddleware {
-    async fn handle(
-        &self,
-        mut req: Request,
-        extensions: &mut Extensions,
-        next: Next<'_>,
-    ) -> reqwest_middleware::Result<Response> {
+    /// Begins the exchange of one request (or hop): trace context, request hook, capture. The
+    /// headers are sent as given (`None`: no span for this request).
+    fn begin(&self, req: &mut Request, extensions: &mut Extensions) -> Option<Exchange> {
         let mut headers = std::mem::take(req.headers_mut());
         let buffered = req.body().and_then(reqwest::Body::as_bytes);
         let outgoing = Outgoing {
@@ -46,35 +43,108 @@ impl Middleware for SpanfireMiddleware {
         };
         let begun = self.inner.begin(&REQWEST, outgoing);
         *req.headers_mut() = headers;
-        let Some(begun) = begun else {
-            return next.run(req, extensions).await;
-        };
-        let exchange = begun.exchange;
-        if exchange.is_recording() {
+        let begun = begun?;
+        if begun.exchange.is_recording() {
             // a retry middleware before this one passes the same extensions to every attempt
             count_pass(extensions);
         }
-        let cx = exchange.context();
         if let Some(capture) = begun.body_capture {
-            tee_request_body(&mut req, capture, &cx);
+            tee_request_body(req, capture, &begun.exchange.context());
         }
-        match next.run(req, extensions).with_context(cx).await {
-            Ok(res) => Ok(respond(res, exchange)),
-            Err(err) => {
-                match &err {
-                    reqwest_middleware::Error::Reqwest(e) => {
-                        exchange.fail(e, std::any::type_name::<reqwest::Error>())
+        Some(begun.exchange)
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for SpanfireMiddleware {
+    async fn handle(
+        &self,
+        mut req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<Response> {
+        let mut journey = self
+            .redirects
+            .map(|_| Journey::start(&req, req.headers().clone()));
+        let mut exchange = self.begin(&mut req, extensions);
+        loop {
+            let sent = next.clone().run(req, extensions);
+            let result = match &exchange {
+                Some(exchange) => sent.with_context(exchange.context()).await,
+                None => sent.await,
+            };
+            let res = match result {
+                Ok(res) => res,
+                Err(err) => {
+                    if let Some(exchange) = exchange {
+                        fail(exchange, &err);
                     }
-                    // raised by another middleware: `_OTHER`, whatever it wraps
-                    reqwest_middleware::Error::Middleware(e) => exchange.fail_as(
-                        e.as_ref(),
-                        crate::ErrorKind::Other,
-                        std::any::type_name::<reqwest_middleware::Error>(),
-                    ),
+                    return Err(err);
                 }
-                Err(err)
+            };
+            let (Some(journey), Some(redirects)) = (&mut journey, self.redirects) else {
+                return Ok(deliver(res, exchange));
+            };
+            let location = res.headers().get(http::header::LOCATION);
+            match journey.next(res.url(), res.status(), location, redirects.max_hops) {
+                redirect::Next::Deliver => return Ok(deliver(res, exchange)),
+                redirect::Next::Fail(error) => {
+                    let type_name = std::any::type_name::<RedirectError>();
+                    if let Some(exchange) = exchange {
+                        exchange.fail_as(&error, crate::ErrorKind::Redirect, type_name);
+                    }
+                    return Err(reqwest_middleware::Error::middleware(error));
+                }
+                redirect::Next::Follow(mut hop) => {
+                    match exchange.take() {
+                        Some(done) if redirects.span_per_hop => {
+                            let head = ResponseHead {
+                                status: res.status(),
+                                version: res.version(),
+                                headers: res.headers(),
+                                url: Some(res.url()),
+                            };
+                            done.respond_discarded(&head, res.remote_addr());
+                            exchange = self.begin(&mut hop, extensions);
+                        }
+                        Some(whole) => {
+                            // one span for the request: trace context for this hop's host
+                            let url = hop.url().clone();
+                            whole.inject(&url, extensions, hop.headers_mut());
+                            exchange = Some(whole);
+                        }
+                        None if redirects.span_per_hop => {
+                            exchange = self.begin(&mut hop, extensions);
+                        }
+                        None => {}
+                    }
+                    req = hop;
+                }
             }
         }
+    }
+}
+
+/// Records a failed send: reqwest's errors by their kind, another middleware's as `_OTHER`.
+fn fail(exchange: Exchange, err: &reqwest_middleware::Error) {
+    match err {
+        reqwest_middleware::Error::Reqwest(e) => {
+            exchange.fail(e, std::any::type_name::<reqwest::Error>())
+        }
+        // raised by another middleware: `_OTHER`, whatever it wraps
+        reqwest_middleware::Error::Middleware(e) => exchange.fail_as(
+            e.as_ref(),
+            crate::ErrorKind::Other,
+            std::any::type_name::<reqwest_middleware::Error>(),
+        ),
+    }
+}
+
+/// The response to the application: its body wrapped when it has a span.
+fn deliver(res: Response, exchange: Option<Exchange>) -> Response {
+    match exchange {
+        Some(exchange) => respond(res, exchange),
+        None => res,
     }
 }
 

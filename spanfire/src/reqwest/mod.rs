@@ -22,13 +22,20 @@
 //! covers the logical request, retries included.
 //!
 //! # Redirects
-//! reqwest follows redirects inside the client, below every middleware: the span is the
-//! logical request (its `url.full` the URL asked for, its status the final one), and the
-//! headers spanfire injected travel with reqwest to every hop — reqwest itself only drops
-//! `Authorization`, `Cookie` and `Proxy-Authorization` when the host changes. So with
-//! [`propagate_to_hosts`](crate::HttpClientInstrumentation::propagate_to_hosts), the host
-//! checked is the first one; a client that must never send trace context elsewhere should
-//! not follow redirects to other hosts (`reqwest::redirect::Policy::custom`).
+//! - [`instrument_reqwest_builder`](crate::HttpClientInstrumentation::instrument_reqwest_builder):
+//!   spanfire follows redirects itself, hop by hop, with reqwest's rules ([`Redirects`]; the
+//!   application gets what reqwest following them would give it). Trace context is injected per
+//!   hop for that hop's host, so with
+//!   [`propagate_to_hosts`](crate::HttpClientInstrumentation::propagate_to_hosts) it never
+//!   reaches a host outside the list. One span covers the request (the URL asked for, the final
+//!   status), or, with [`Redirects::span_per_hop`], each hop is a span of its own with
+//!   `http.request.resend_count`.
+//! - [`instrument_reqwest`](crate::HttpClientInstrumentation::instrument_reqwest) of a client
+//!   that follows redirects (reqwest's default): reqwest follows them inside the client, below
+//!   every middleware. The span is the logical request, and the headers spanfire injected travel
+//!   with reqwest to every hop — reqwest only drops `Authorization`, `Cookie` and
+//!   `Proxy-Authorization` when the host changes. With `propagate_to_hosts`, only the first host
+//!   is checked: use `instrument_reqwest_builder` when trace context must stay within the list.
 //!
 //! The span starts when the middleware runs and covers the whole exchange: it ends when the
 //! response body is fully read, fails, or is dropped. The returned `reqwest::Response` keeps its
@@ -36,8 +43,10 @@
 
 mod edge;
 mod middleware;
+mod redirect;
 
 pub use middleware::SpanfireMiddleware;
+pub use redirect::{RedirectError, Redirects};
 
 use crate::HttpClientInstrumentation;
 
@@ -68,8 +77,69 @@ impl HttpClientInstrumentation {
             .build()
     }
 
+    /// Builds `builder` into an instrumented client whose redirects spanfire follows itself,
+    /// hop by hop, as [`Redirects`] says (default: reqwest's rules and limit of 10, one span
+    /// per request): the client is built with `redirect::Policy::none()`, and trace context is
+    /// injected per hop, for that hop's host — with
+    /// [`propagate_to_hosts`](HttpClientInstrumentation::propagate_to_hosts), never into a
+    /// redirect to a host outside the list.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// let client = spanfire::HttpClientInstrumentation::new()
+    ///     .propagate_to_hosts(["api.internal"])
+    ///     .redirects(spanfire::reqwest::Redirects::new().span_per_hop(true))
+    ///     .instrument_reqwest_builder(reqwest::Client::builder())?;
+    /// client.get("http://api.internal/old-path").send().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// The client also records [connection phases](crate::connect) (unless
+    /// [`connection_phases(false)`](HttpClientInstrumentation::connection_phases)): a request
+    /// that opens a connection gets `spanfire.dns` and `spanfire.connect` events, and every
+    /// request `spanfire.connection.reused`. For that the builder gets spanfire's
+    /// `connector_layer` and `dns_resolver` — getaddrinfo on tokio's blocking pool, reqwest's
+    /// own default, or the one given to
+    /// [`reqwest_dns_resolver`](HttpClientInstrumentation::reqwest_dns_resolver): a resolver
+    /// set on `builder` itself (`dns_resolver`, hickory-dns) is replaced; names given to
+    /// `resolve()` still win.
+    ///
+    /// # Errors
+    /// When reqwest cannot build the client.
+    pub fn instrument_reqwest_builder(
+        &self,
+        builder: reqwest::ClientBuilder,
+    ) -> reqwest::Result<reqwest_middleware::ClientWithMiddleware> {
+        let mut this = self.clone();
+        let phases = *this.connection_phases.get_or_insert(true);
+        let builder = match phases {
+            true => crate::connect::reqwest::install(builder, this.reqwest_resolver.clone()),
+            false => builder,
+        };
+        let client = builder
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
+        let redirects = Some(self.redirects.unwrap_or_default());
+        Ok(reqwest_middleware::ClientBuilder::new(client)
+            .with(SpanfireMiddleware::new(this.build(), redirects))
+            .build())
+    }
+
+    /// spanfire follows redirects itself, as `redirects` says (reqwest front end): for
+    /// [`instrument_reqwest_builder`](HttpClientInstrumentation::instrument_reqwest_builder),
+    /// and for the middleware of a client built with `redirect::Policy::none()` (a client that
+    /// follows redirects itself never shows them to the middleware).
+    ///
+    /// Default: [`instrument_reqwest_builder`](HttpClientInstrumentation::instrument_reqwest_builder)
+    /// follows with [`Redirects::default()`]; the other front-end builders leave redirects to
+    /// the client.
+    pub fn redirects(mut self, redirects: Redirects) -> Self {
+        self.redirects = Some(redirects);
+        self
+    }
+
     /// This instrumentation as a middleware, to compose with others (retries, auth, ...).
     pub fn reqwest_middleware(&self) -> SpanfireMiddleware {
-        SpanfireMiddleware::new(self.build())
+        SpanfireMiddleware::new(self.build(), self.redirects)
     }
 }

@@ -6,6 +6,7 @@ use std::task::{ready, Context, Poll};
 
 use http::Response;
 use http_body::Body;
+use hyper_util::client::legacy::connect::CaptureConnection;
 
 use crate::exchange::Exchange;
 use crate::hooks::ResponseHead;
@@ -18,14 +19,22 @@ pin_project_lite::pin_project! {
         #[pin]
         future: F,
         state: Option<(Exchange, opentelemetry::Context)>,
+        // the connection the pool hands the request, until it has
+        capture: Option<CaptureConnection>,
     }
 }
 
 impl<F> ResponseFuture<F> {
-    pub(crate) fn new(future: F, exchange: Exchange, cx: opentelemetry::Context) -> Self {
+    pub(crate) fn new(
+        future: F,
+        exchange: Exchange,
+        cx: opentelemetry::Context,
+        capture: Option<CaptureConnection>,
+    ) -> Self {
         ResponseFuture {
             future,
             state: Some((exchange, cx)),
+            capture,
         }
     }
 
@@ -33,6 +42,7 @@ impl<F> ResponseFuture<F> {
         ResponseFuture {
             future,
             state: None,
+            capture: None,
         }
     }
 }
@@ -49,7 +59,16 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let _attached = this.state.as_ref().map(|(_, cx)| cx.clone().attach());
-        let result = ready!(this.future.poll(cx));
+        let polled = this.future.poll(cx);
+        if let (Some(capture), Some((exchange, _))) = (this.capture.as_ref(), this.state.as_mut()) {
+            if let Some(lease) = crate::connect::lease_of(capture) {
+                *this.capture = None;
+                if let Some(lease) = lease {
+                    exchange.hold_connection(lease);
+                }
+            }
+        }
+        let result = ready!(polled);
         let Some((exchange, _)) = this.state.take() else {
             return Poll::Ready(
                 result.map(|res| res.map(|body| InstrumentedBody::new(body, None))),

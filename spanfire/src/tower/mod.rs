@@ -45,6 +45,13 @@
 //! Place the layer inside tower's retry layer, with the policy wrapped in [`CountResends`]:
 //! one span per attempt, resends numbered by `http.request.resend_count`.
 //!
+//! # Connections
+//! Wrap the client's connector with
+//! [`HttpClientInstrumentation::connector`](crate::HttpClientInstrumentation::connector) and
+//! build the layer with `connection_phases(true)`: requests that open a connection get DNS,
+//! connect and TLS events, every request `spanfire.connection.reused`, and with
+//! `opt_in_metrics(true)` the client's connections are counted — see [`crate::connect`].
+//!
 //! # Request URL
 //! `url.full` and `server.*` come from the request URI, which hyper-util's client requires in
 //! absolute form; for a relative URI the `Host` header and `http` are used. A request whose URL

@@ -69,11 +69,17 @@ where
             Some(capture) => TeeBody::new(body, capture, cx.clone()),
             None => TeeBody::passthrough(body),
         };
+        let mut request = Request::from_parts(parts, body);
+        // which connection the pool hands out, for the connection metrics' idle/active
+        let capture = begun
+            .exchange
+            .tracks_connections()
+            .then(|| hyper_util::client::legacy::connect::capture_connection(&mut request));
         let future = {
             let _attached = cx.clone().attach();
-            self.service.call(Request::from_parts(parts, body))
+            self.service.call(request)
         };
-        ResponseFuture::new(future, begun.exchange, cx)
+        ResponseFuture::new(future, begun.exchange, cx, capture)
     }
 }
 

@@ -30,7 +30,9 @@ use proptest::collection::vec;
 use proptest::prelude::*;
 use spanfire::{InstrumentedBody, TRUNCATION_MARKER};
 
-use crate::support::front::{Base, ClientOptions, Front, Req, ReqBodySpec, Resp};
+use crate::support::front::{
+    blocking, Base, ClientOptions, Front, Req, ReqBodySpec, Resp, UreqResp,
+};
 use crate::support::{attrs, Serve, Telemetry};
 
 /// Cases per property: enough to cover the corners, few enough to keep the suite fast.
@@ -102,6 +104,7 @@ struct Env {
     server: EchoServer,
     reqwest: Base,
     tower: Base,
+    ureq: Base,
 }
 
 fn env() -> &'static Env {
@@ -118,6 +121,7 @@ fn env() -> &'static Env {
             server,
             reqwest: Base::new(Front::Reqwest, ClientOptions::default()),
             tower: Base::new(Front::Tower, ClientOptions::default()),
+            ureq: Base::new(Front::Ureq, ClientOptions::default()),
         }
     })
 }
@@ -187,6 +191,34 @@ async fn read_with(res: Resp, how: Read) -> Vec<u8> {
     match res {
         Resp::Reqwest(res) => read_reqwest(res, how).await,
         Resp::Tower(res) => read_tower(res.into_body(), how).await,
+        Resp::Ureq(res) => read_ureq(res, how).await,
+    }
+}
+
+/// ureq: `read_to_vec`, `into_reader` a read at a time, `as_reader` with `read_to_end`.
+async fn read_ureq(mut res: UreqResp, how: Read) -> Vec<u8> {
+    use std::io::Read as _;
+    match how {
+        Read::Bytes => {
+            let mut body = res.into_body();
+            blocking(move || body.read_to_vec().unwrap()).await
+        }
+        Read::Chunks => {
+            let mut out = Vec::new();
+            while let Some(chunk) = res.chunk().await.unwrap() {
+                out.extend_from_slice(&chunk);
+            }
+            out
+        }
+        Read::Stream => {
+            let mut body = res.into_body();
+            blocking(move || {
+                let mut out = Vec::new();
+                body.as_reader().read_to_end(&mut out).unwrap();
+                out
+            })
+            .await
+        }
     }
 }
 
@@ -250,6 +282,7 @@ fn run(front: Front, case: &Case, capture: bool) -> Outcome {
         let client = match front {
             Front::Reqwest => env.reqwest.instrument(&instrumentation),
             Front::Tower => env.tower.instrument(&instrumentation),
+            Front::Ureq => env.ureq.instrument(&instrumentation),
         };
         let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);
         let mut url = format!("http://{}/echo?id={id}", env.server.addr);
@@ -513,6 +546,7 @@ macro_rules! body_props_on {
 
 body_props_on!(reqwest_front, Front::Reqwest);
 body_props_on!(tower_front, Front::Tower);
+body_props_on!(ureq_front, Front::Ureq);
 
 #[test]
 fn body_props_expected_text_oracle() {

@@ -382,6 +382,16 @@ fn client_for(front: Front, path: Path, instrumentation: HttpClientInstrumentati
                 ..Default::default()
             },
         ),
+        // ureq follows redirects below its middleware (one span per chain, as reqwest)
+        Front::Ureq => {
+            let redirects = if path == Path::RedirectFollowed { 5 } else { 0 };
+            let config = ureq::Agent::config_builder()
+                .http_status_as_error(false)
+                .max_redirects(redirects)
+                .max_redirects_will_error(false)
+                .timeout_global(path.timeout());
+            Client::Ureq(instrumentation.instrument_ureq(config))
+        }
     }
 }
 
@@ -409,6 +419,13 @@ async fn drain(res: Resp) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
     match res {
         Resp::Reqwest(mut r) => loop {
+            match r.chunk().await {
+                Ok(Some(chunk)) => out.extend_from_slice(&chunk),
+                Ok(None) => return Ok(out),
+                Err(e) => return Err(e.to_string()),
+            }
+        },
+        Resp::Ureq(mut r) => loop {
             match r.chunk().await {
                 Ok(Some(chunk)) => out.extend_from_slice(&chunk),
                 Ok(None) => return Ok(out),
@@ -1074,7 +1091,7 @@ macro_rules! leak_tests {
     )*};
 }
 
-// hyper-util's Client never follows redirects, so `RedirectFollowed` runs on reqwest only.
+// hyper-util's Client never follows redirects, so `RedirectFollowed` runs on reqwest and ureq.
 leak_tests! {
     memory_reqwest_success => in_memory(Reqwest, Success);
     memory_reqwest_status500 => in_memory(Reqwest, Status500);
@@ -1102,4 +1119,18 @@ leak_tests! {
     collector_tower_refused => through_collector(Tower, Refused);
     collector_tower_body_error => through_collector(Tower, BodyError);
     collector_tower_redirect => through_collector(Tower, Redirect);
+    memory_ureq_success => in_memory(Ureq, Success);
+    memory_ureq_status500 => in_memory(Ureq, Status500);
+    memory_ureq_timeout => in_memory(Ureq, Timeout);
+    memory_ureq_refused => in_memory(Ureq, Refused);
+    memory_ureq_body_error => in_memory(Ureq, BodyError);
+    memory_ureq_redirect => in_memory(Ureq, Redirect);
+    memory_ureq_redirect_followed => in_memory(Ureq, RedirectFollowed);
+    collector_ureq_success => through_collector(Ureq, Success);
+    collector_ureq_status500 => through_collector(Ureq, Status500);
+    collector_ureq_timeout => through_collector(Ureq, Timeout);
+    collector_ureq_refused => through_collector(Ureq, Refused);
+    collector_ureq_body_error => through_collector(Ureq, BodyError);
+    collector_ureq_redirect => through_collector(Ureq, Redirect);
+    collector_ureq_redirect_followed => through_collector(Ureq, RedirectFollowed);
 }

@@ -155,10 +155,13 @@ async fn opt_in_metrics_record_sizes_and_active_requests(front: Front) {
         "one request in flight"
     );
     slow.await.unwrap();
-    let res = client
-        .send(Req::new(Method::POST, &server.url("/post")).body(b"0123456789"))
-        .await
-        .unwrap();
+    let mut post = Req::new(Method::POST, &server.url("/post")).body(b"0123456789");
+    if front == Front::Ureq {
+        // ureq does not tell a middleware a body's length (it frames the body below every
+        // middleware): only a declared Content-Length gives the size without capture
+        post = post.header("content-length", "10");
+    }
+    let res = client.send(post).await.unwrap();
     assert_eq!(res.bytes().await.len(), 10);
     let request = t.histogram("http.client.request.body.size");
     let post = request
@@ -231,44 +234,14 @@ fn ten_thousand_default_clients_share_the_global_providers_instruments() {
     );
 }
 
-/// Each scenario on both front ends.
-macro_rules! both_front_ends {
-    ($($scenario:ident),* $(,)?) => {
-        mod reqwest_front {
-            $(
-                #[tokio::test]
-                async fn $scenario() { super::$scenario(super::Front::Reqwest).await }
-            )*
-
-            #[test]
-            fn ten_thousand_clients_from_one_instrumentation_create_no_new_instruments() {
-                super::ten_thousand_clients_from_one_instrumentation_create_no_new_instruments(
-                    super::Front::Reqwest,
-                )
-            }
-        }
-        mod tower_front {
-            $(
-                #[tokio::test]
-                async fn $scenario() { super::$scenario(super::Front::Tower).await }
-            )*
-
-            #[test]
-            fn ten_thousand_clients_from_one_instrumentation_create_no_new_instruments() {
-                super::ten_thousand_clients_from_one_instrumentation_create_no_new_instruments(
-                    super::Front::Tower,
-                )
-            }
-        }
-    };
-}
-
-both_front_ends!(
+each_front_end!(
     duration_has_unit_buckets_attributes_and_equals_the_span,
     status_errors_carry_error_type,
     transport_errors_record_their_kind,
-    cancelled_requests_record_a_duration_without_error,
     excluded_and_suppressed_requests_record_nothing,
     opt_in_metrics_are_off_by_default,
-    opt_in_metrics_record_sizes_and_active_requests,
+    opt_in_metrics_record_sizes_and_active_requests;
+    // a blocking call has no future to drop half way
+    not_on_ureq: cancelled_requests_record_a_duration_without_error;
+    sync: ten_thousand_clients_from_one_instrumentation_create_no_new_instruments,
 );

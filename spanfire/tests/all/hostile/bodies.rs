@@ -11,6 +11,7 @@ use crate::support::front::Front;
 /// hyper's body error, with the `std::io::Error` of kind `io` underneath.
 fn body_error(front: Front, io: std::io::ErrorKind) -> Kind {
     match front {
+        Front::Ureq => Kind::Ureq(format!("Io({io:?})")),
         Front::Reqwest => Kind::Reqwest(body_read_error(false)),
         Front::Tower => Kind::Tower(HyperKinds {
             io: Some(io),
@@ -62,14 +63,24 @@ async fn invalid_chunk_size_is_a_body_error(front: Front) {
     ))];
     let (seen, span, server) = exchange(front, steps, false, LONG).await;
     let (body, error) = seen.body();
-    assert_eq!(body, b"hello");
-    assert_eq!(error, Some(&body_error(front, InvalidInput)));
-    Expect::start(&server, &span)
+    // ureq's chunk decoder fails before it hands out the chunk before the bad size
+    let sent: &[u8] = if front == Front::Ureq { b"" } else { b"hello" };
+    assert_eq!(body, sent);
+    let want = match front {
+        // ureq: its protocol error (in the `std::io::Error` of the read)
+        Front::Ureq => Kind::Ureq("Protocol".to_owned()),
+        _ => body_error(front, InvalidInput),
+    };
+    assert_eq!(error, Some(&want));
+    let mut expect = Expect::start(&server, &span)
         .head(&server, 200)
         .header("transfer-encoding", &["chunked"])
-        .with("http.response.body.text", format!("hello{MARK}"))
-        .with("error.type", "body")
-        .check(&span);
+        .with("error.type", "body");
+    if !sent.is_empty() {
+        // nothing read, nothing captured
+        expect = expect.with("http.response.body.text", format!("hello{MARK}"));
+    }
+    expect.check(&span);
     assert_transport_error(front, &span, true);
 }
 
@@ -84,7 +95,13 @@ async fn connection_reset_mid_body_is_a_body_error(front: Front) {
     let (seen, span, server) = exchange(front, steps, true, LONG).await;
     let (body, error) = seen.body();
     assert_eq!(body.len(), 100);
-    assert_eq!(error, Some(&body_error(front, ConnectionReset)));
+    // ureq reports the reset as the peer gone (`UnexpectedEof`, "Peer disconnected")
+    let io = if front == Front::Ureq {
+        UnexpectedEof
+    } else {
+        ConnectionReset
+    };
+    assert_eq!(error, Some(&body_error(front, io)));
     Expect::start(&server, &span)
         .head(&server, 200)
         .header("content-type", &["text/plain"])
@@ -98,7 +115,7 @@ async fn connection_reset_mid_body_is_a_body_error(front: Front) {
     assert_transport_error(front, &span, true);
 }
 
-both_front_ends!(
+crate::support::each_front_end!(
     truncated_body_is_a_body_error,
     cut_chunked_encoding_is_a_body_error,
     invalid_chunk_size_is_a_body_error,

@@ -239,7 +239,7 @@ async fn url_filter_returning_a_relative_url_with_an_embedded_one(front: Front) 
     assert!(!url_full.contains("sig=abc"), "{url_full}");
 }
 
-both_front_ends!(
+crate::support::each_front_end!(
     propagators_never_fail_the_request,
     url_filters_and_panicking_hooks_never_fail_the_request,
     url_filter_returning_a_relative_url_with_an_embedded_one,

@@ -12,11 +12,13 @@ fn parse_error() -> HyperKinds {
 }
 
 /// What the application sees when the head is broken or missing: on reqwest a request error;
-/// on tower hyper's own error (`hyper`, the kinds of it that are set).
-fn head_error(front: Front, hyper: HyperKinds) -> Kind {
+/// on tower hyper's own error (`hyper`, the kinds of it that are set); on ureq its error
+/// variant (`ureq`).
+fn head_error(front: Front, hyper: HyperKinds, ureq: &str) -> Kind {
     match front {
         Front::Reqwest => Kind::Reqwest(request_error()),
         Front::Tower => Kind::Tower(hyper),
+        Front::Ureq => Kind::Ureq(ureq.to_owned()),
     }
 }
 
@@ -36,14 +38,14 @@ async fn malformed_status_line_is_a_request_error(front: Front) {
         parse_status: true,
         ..parse_error()
     };
-    assert_eq!(seen.failed(), &head_error(front, hyper));
+    assert_eq!(seen.failed(), &head_error(front, hyper, "Protocol"));
     assert_head_failed(front, &server, &span);
 }
 
 async fn non_http_reply_is_a_request_error(front: Front) {
     let steps = vec![write("SSH-2.0-OpenSSH_9.6\r\n\r\n")];
     let (seen, span, server) = exchange(front, steps, false, LONG).await;
-    assert_eq!(seen.failed(), &head_error(front, parse_error()));
+    assert_eq!(seen.failed(), &head_error(front, parse_error(), "Protocol"));
     assert_head_failed(front, &server, &span);
 }
 
@@ -53,7 +55,10 @@ async fn connection_closed_without_a_reply_is_a_request_error(front: Front) {
         incomplete_message: true,
         ..HyperKinds::default()
     };
-    assert_eq!(seen.failed(), &head_error(front, hyper));
+    assert_eq!(
+        seen.failed(),
+        &head_error(front, hyper, "Io(UnexpectedEof)")
+    );
     assert_head_failed(front, &server, &span);
 }
 
@@ -71,7 +76,10 @@ async fn one_mib_of_headers_is_a_request_error(front: Front) {
         parse_too_large: true,
         ..parse_error()
     };
-    assert_eq!(seen.failed(), &head_error(front, hyper));
+    assert_eq!(
+        seen.failed(),
+        &head_error(front, hyper, "LargeResponseHeader")
+    );
     assert_head_failed(front, &server, &span);
 }
 
@@ -104,7 +112,7 @@ async fn control_bytes_in_header_values_are_a_request_error(front: Front) {
         let (seen, span, server) = exchange(front, vec![Step::Write(response)], false, LONG).await;
         assert_eq!(
             seen.failed(),
-            &head_error(front, parse_error()),
+            &head_error(front, parse_error(), "Protocol"),
             "{value:?}"
         );
         assert_head_failed(front, &server, &span);
@@ -152,14 +160,14 @@ async fn invalid_content_length_is_a_request_error(front: Front) {
         "HTTP/1.1 200 OK\r\nContent-Length: 12abc\r\n\r\nhello",
     )];
     let (seen, span, server) = exchange(front, steps, false, LONG).await;
-    assert_eq!(seen.failed(), &head_error(front, parse_error()));
+    assert_eq!(seen.failed(), &head_error(front, parse_error(), "Protocol"));
     assert_head_failed(front, &server, &span);
 }
 
 // On tower, hyper's errors of a broken or missing head (parse errors, a connection closed
 // before the head) have no `std::io::Error` source: `ErrorKind::classify` records `_OTHER`,
 // where the `ErrorKind` docs say `request` ("its response head not read"), as on reqwest.
-both_front_ends!(
+crate::support::each_front_end!(
     malformed_status_line_is_a_request_error,
     non_http_reply_is_a_request_error,
     connection_closed_without_a_reply_is_a_request_error,

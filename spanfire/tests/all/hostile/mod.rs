@@ -2,8 +2,8 @@
 //!
 //! - Hostile servers ([`server`]: a raw TCP server on 127.0.0.1 writes broken HTTP byte for
 //!   byte): broken heads ([`heads`]), broken bodies ([`bodies`]), servers that never finish
-//!   ([`timing`]). Each case runs on both front ends (reqwest + middleware, and hyper-util's
-//!   client + the tower layer): the same exchange through the plain client and an instrumented
+//!   ([`timing`]). Each case runs on every front end (reqwest + middleware, hyper-util's
+//!   client + the tower layer, ureq + its middleware): the same exchange through the plain client and an instrumented
 //!   one (`capture_all`); the application must see exactly the same thing (status, headers,
 //!   bytes, and the kind and text of every error), and exactly one span ends, with the right
 //!   `error.type` and its full attribute set.
@@ -13,31 +13,6 @@
 //!   to a real collector (rotel, `scripts/rotel`); none of the secrets may appear in what it
 //!   received.
 //! - Regressions for what the fuzz targets in `fuzz/` found ([`fuzz_regressions`]).
-
-/// Runs each `async fn scenario(front: Front)` of the module on both front ends, as
-/// `reqwest_front::scenario` and `tower_front::scenario`; `#[tower_ignore = "why"]` before a
-/// scenario ignores its tower test (a spanfire bug, reported, with the right expectation kept).
-macro_rules! both_front_ends {
-    ($($(#[tower_ignore = $why:literal])? $scenario:ident),* $(,)?) => {
-        mod reqwest_front {
-            $(
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(crate::support::front::Front::Reqwest).await
-                }
-            )*
-        }
-        mod tower_front {
-            $(
-                $(#[ignore = $why])?
-                #[tokio::test]
-                async fn $scenario() {
-                    super::$scenario(crate::support::front::Front::Tower).await
-                }
-            )*
-        }
-    };
-}
 
 mod bodies;
 mod fuzz_regressions;

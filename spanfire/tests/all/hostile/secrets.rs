@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use http::Method;
 
-use crate::support::{collector, Serve};
 use crate::support::front::{Client, ClientOptions, Front, Req, Resp};
+use crate::support::{collector, Serve};
 
 /// The lines of the collector's file that belong to `service`, waiting (bounded) until there
 /// are `spans` span records among them.
@@ -62,6 +62,7 @@ fn set_cookie(res: &Resp) -> String {
     let value = match res {
         Resp::Reqwest(r) => &r.headers()["set-cookie"],
         Resp::Tower(r) => &r.headers()["set-cookie"],
+        Resp::Ureq(r) => &r.head.headers()["set-cookie"],
     };
     value.to_str().unwrap().to_owned()
 }
@@ -243,16 +244,4 @@ async fn secret_leak_through_the_whole_pipeline(front: Front) {
     }
 }
 
-mod reqwest_front {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn secret_leak_through_the_whole_pipeline() {
-        super::secret_leak_through_the_whole_pipeline(super::Front::Reqwest).await
-    }
-}
-
-mod tower_front {
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn secret_leak_through_the_whole_pipeline() {
-        super::secret_leak_through_the_whole_pipeline(super::Front::Tower).await
-    }
-}
+crate::support::each_front_end!(multi_thread: secret_leak_through_the_whole_pipeline);

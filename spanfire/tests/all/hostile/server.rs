@@ -49,10 +49,12 @@ pub enum Step {
 pub struct RawServer {
     addr: SocketAddr,
     gate: Arc<Semaphore>,
+    /// The front end the exchange runs on (ureq records no peer address).
+    front: Front,
 }
 
 impl RawServer {
-    async fn start(steps: Vec<Step>) -> RawServer {
+    async fn start(steps: Vec<Step>, front: Front) -> RawServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let gate = Arc::new(Semaphore::new(0));
@@ -63,7 +65,7 @@ impl RawServer {
                 tokio::spawn(serve(stream, steps, Arc::clone(&gate_for_server)));
             }
         });
-        RawServer { addr, gate }
+        RawServer { addr, gate, front }
     }
 
     pub fn url(&self) -> String {
@@ -216,6 +218,9 @@ fn hyper_kinds(e: &(dyn std::error::Error + 'static)) -> HyperKinds {
 pub enum Kind {
     Reqwest(Kinds),
     Tower(HyperKinds),
+    /// ureq's `Error` variant, as `Debug` names it (`Timeout`, `Io(UnexpectedEof)`, …); a body
+    /// read's `std::io::Error` by the `ureq::Error` it wraps, else by its own kind.
+    Ureq(String),
 }
 
 /// An error the application saw: its kind, its text and the text of its root cause (compared
@@ -250,6 +255,18 @@ impl AppError {
         AppError::new(Kind::Tower(hyper_kinds(e)), e)
     }
 
+    fn ureq(e: &ureq::Error) -> AppError {
+        AppError::new(Kind::Ureq(ureq_kind(e)), e)
+    }
+
+    fn ureq_body(e: &std::io::Error) -> AppError {
+        let kind = match e.get_ref().and_then(|i| i.downcast_ref::<ureq::Error>()) {
+            Some(ureq) => ureq_kind(ureq),
+            None => format!("Io({:?})", e.kind()),
+        };
+        AppError::new(Kind::Ureq(kind), e)
+    }
+
     /// The application's own timeout while it read the body (tower: hyper-util has none).
     fn body_timed_out() -> AppError {
         AppError {
@@ -261,6 +278,67 @@ impl AppError {
             root: "body read timed out".to_owned(),
         }
     }
+}
+
+/// A ureq error's variant with the kind of an `std::io::Error` it holds: `Io(UnexpectedEof)`,
+/// `Timeout`, `Protocol`.
+pub fn ureq_kind(e: &ureq::Error) -> String {
+    match e {
+        ureq::Error::Io(io) => format!("Io({:?})", io.kind()),
+        other => {
+            let debug = format!("{other:?}");
+            let end = debug.find(['(', ' ', '{']).unwrap_or(debug.len());
+            debug[..end].to_owned()
+        }
+    }
+}
+
+/// The exchange of the ureq front end, on the blocking pool: the GET, then the body read
+/// 16 KiB at a time until its end or an error (ureq's own timeout bounds both).
+async fn ureq_exchange(agent: ureq::Agent, url: String, gate: Option<Arc<Semaphore>>) -> Seen {
+    crate::support::front::blocking(move || {
+        use std::io::Read;
+        let res = match agent.get(&url).call() {
+            Ok(res) => res,
+            Err(e) => return Seen::Failed(AppError::ureq(&e)),
+        };
+        let (parts, body) = res.into_parts();
+        // Not compared: spanfire's rebuilt body has no `content_length()` (documented in
+        // `spanfire::ureq`; tested by `ureq_client::content_length_is_not_kept_but_the_header_is`)
+        let content_length = None;
+        let mut reader = body.into_reader();
+        let (mut body, mut body_error, mut buf) = (Vec::new(), None, vec![0; 16 * 1024]);
+        for i in 0..1_000_000 {
+            match reader.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => {
+                    body.extend_from_slice(&buf[..n]);
+                    if let (0, Some(gate)) = (i, &gate) {
+                        gate.add_permits(1);
+                    }
+                }
+                Err(e) => {
+                    body_error = Some(AppError::ureq_body(&e));
+                    break;
+                }
+            }
+        }
+        Seen::Response {
+            status: parts.status.as_u16(),
+            version: parts.version,
+            headers: parts.headers,
+            content_length,
+            body,
+            body_error,
+        }
+    })
+    .await
+}
+
+fn ureq_agent(timeout: Duration) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
 }
 
 /// Everything the application observed of one exchange.
@@ -417,7 +495,7 @@ pub async fn exchange(
     gated: bool,
     timeout: Duration,
 ) -> (Seen, SpanData, RawServer) {
-    let server = RawServer::start(steps).await;
+    let server = RawServer::start(steps, front).await;
     let t = Telemetry::new();
     let (plain, seen) = match front {
         Front::Reqwest => {
@@ -453,6 +531,17 @@ pub async fn exchange(
                 Ok(res) => read_http(res, &server, gated, deadline).await,
                 Err(e) => Seen::Failed(AppError::tower(&e)),
             };
+            (plain, seen)
+        }
+        Front::Ureq => {
+            let gate = || gated.then(|| Arc::clone(&server.gate));
+            let plain = ureq_agent(timeout).build().new_agent();
+            let plain = ureq_exchange(plain, server.url(), gate()).await;
+            let instrumented = t
+                .instrumentation()
+                .capture_all(true)
+                .instrument_ureq(ureq_agent(timeout));
+            let seen = ureq_exchange(instrumented, server.url(), gate()).await;
             (plain, seen)
         }
     };
@@ -496,7 +585,15 @@ impl Expect {
     pub fn head(self, server: &RawServer, status: i64) -> Expect {
         self.with("http.response.status_code", status)
             .with("network.protocol.version", "1.1")
-            .with("network.peer.address", "127.0.0.1")
+            .peer(server)
+    }
+
+    /// The peer address, which ureq does not expose.
+    fn peer(self, server: &RawServer) -> Expect {
+        if server.front == Front::Ureq {
+            return self;
+        }
+        self.with("network.peer.address", "127.0.0.1")
             .with("network.peer.port", server.port())
     }
 
@@ -542,6 +639,9 @@ pub fn assert_transport_error(front: Front, span: &SpanData, head_arrived: bool)
         (Front::Tower, false) => "all::ClientError",
         // The body is hyper's `Incoming`, whose errors are `hyper::Error`s.
         (Front::Tower, true) => "hyper::Error",
+        (Front::Ureq, false) => "ureq::Error",
+        // ureq's body reader fails with `std::io::Error`s (wrapping a `ureq::Error` or not)
+        (Front::Ureq, true) => "std::io::error::Error",
     };
     assert_eq!(get("exception.type").as_deref(), Some(exception_type));
     assert_eq!(get("exception.message"), Some(description));

@@ -25,6 +25,12 @@ async fn slowloris_body_is_a_timeout(front: Front) {
             expect.with("error.type", "timeout").check(&span);
             assert_transport_error(front, &span, true);
         }
+        // ureq's global timeout covers the body too (ureq::Timeout::Global): as reqwest.
+        Front::Ureq => {
+            assert_eq!(error, Some(&Kind::Ureq("Timeout".to_owned())));
+            expect.with("error.type", "timeout").check(&span);
+            assert_transport_error(front, &span, true);
+        }
         // hyper-util's client has no timeout of the body: the application stops reading at
         // its deadline and drops the body, which spanfire cannot tell from any other early
         // drop: the exchange was cancelled (no error), as when a body is dropped half read.
@@ -56,6 +62,7 @@ async fn slowloris_head_is_a_timeout(front: Front) {
             timeout: true,
             ..request_error()
         }),
+        Front::Ureq => Kind::Ureq("Timeout".to_owned()),
         // The application's timeout around hyper-util's client (support::front::WithTimeout).
         Front::Tower => Kind::Tower(HyperKinds {
             timed_out: true,
@@ -69,4 +76,4 @@ async fn slowloris_head_is_a_timeout(front: Front) {
     assert_transport_error(front, &span, false);
 }
 
-both_front_ends!(slowloris_body_is_a_timeout, slowloris_head_is_a_timeout);
+crate::support::each_front_end!(slowloris_body_is_a_timeout, slowloris_head_is_a_timeout);

@@ -1,5 +1,8 @@
-//! One client API over both front ends, so every scenario is written once and run against
-//! reqwest (+ middleware) and hyper-util's Client (+ the tower layer).
+//! One client API over the three front ends, so every scenario is written once and run against
+//! reqwest (+ middleware), hyper-util's Client (+ the tower layer) and ureq (+ the middleware).
+//! ureq blocks: its calls and body reads run on tokio's blocking pool, with the caller's
+//! OpenTelemetry context (and `tracing` span) carried into the closure, as a blocking
+//! application's thread would have them current.
 
 use std::fmt;
 use std::future::Future;
@@ -21,6 +24,7 @@ use tower::{Service, ServiceExt};
 pub enum Front {
     Reqwest,
     Tower,
+    Ureq,
 }
 
 type ReqBody = BoxBody<Bytes, std::io::Error>;
@@ -46,6 +50,7 @@ pub struct ClientOptions {
 pub enum Client {
     Reqwest(reqwest_middleware::ClientWithMiddleware),
     Tower(TowerClient),
+    Ureq(ureq::Agent),
 }
 
 impl Client {
@@ -82,6 +87,7 @@ impl Client {
                 };
                 Client::Tower(tower::Layer::layer(&instrumentation.layer(), inner))
             }
+            Front::Ureq => Client::Ureq(instrumentation.instrument_ureq(ureq_config(options))),
         }
     }
 
@@ -153,6 +159,13 @@ impl Client {
                     .map(Resp::Tower)
                     .map_err(|e| SendError(e.to_string()))
             }
+            Client::Ureq(agent) => {
+                let agent = agent.clone();
+                let response = blocking(move || run_ureq(&agent, req)).await;
+                response
+                    .map(|r| Resp::Ureq(UreqResp::new(r)))
+                    .map_err(|e| SendError(e.to_string()))
+            }
         }
     }
 
@@ -168,6 +181,9 @@ impl Client {
 pub enum Base {
     Reqwest(reqwest::Client),
     Tower(WithTimeout),
+    /// A ureq agent is immutable once built, its middleware part of its config: each
+    /// instrumented agent is built from these options, with a pool of its own.
+    Ureq(ClientOptions),
 }
 
 impl Base {
@@ -200,6 +216,7 @@ impl Base {
                     timeout: options.timeout,
                 })
             }
+            Front::Ureq => Base::Ureq(options),
         }
     }
 
@@ -211,6 +228,9 @@ impl Base {
             }
             Base::Tower(inner) => {
                 Client::Tower(tower::Layer::layer(&instrumentation.layer(), inner.clone()))
+            }
+            Base::Ureq(options) => {
+                Client::Ureq(instrumentation.instrument_ureq(ureq_config(*options)))
             }
         }
     }
@@ -271,6 +291,7 @@ impl Req {
 pub enum Resp {
     Reqwest(reqwest::Response),
     Tower(Response<InstrumentedBody<Incoming>>),
+    Ureq(UreqResp),
 }
 
 impl Resp {
@@ -278,6 +299,7 @@ impl Resp {
         match self {
             Resp::Reqwest(r) => r.status().as_u16(),
             Resp::Tower(r) => r.status().as_u16(),
+            Resp::Ureq(r) => r.head.status().as_u16(),
         }
     }
 
@@ -291,6 +313,7 @@ impl Resp {
                     break Some(data);
                 }
             },
+            Resp::Ureq(r) => r.chunk().await.unwrap(),
         }
     }
 
@@ -300,6 +323,137 @@ impl Resp {
             out.extend_from_slice(&chunk);
         }
         out
+    }
+}
+
+/// A ureq response: its head, and its body (read on the blocking pool).
+pub struct UreqResp {
+    pub head: Response<()>,
+    body: Option<ureq::Body>,
+    reader: Option<ureq::BodyReader<'static>>,
+}
+
+impl UreqResp {
+    fn new(response: Response<ureq::Body>) -> UreqResp {
+        let (parts, body) = response.into_parts();
+        UreqResp {
+            head: Response::from_parts(parts, ()),
+            body: Some(body),
+            reader: None,
+        }
+    }
+
+    /// The next chunk read (at most 16 KiB) through `Body::into_reader`, `None` at the end, or
+    /// the read's error.
+    pub async fn chunk(&mut self) -> std::io::Result<Option<Bytes>> {
+        use std::io::Read;
+        let reader = self
+            .reader
+            .take()
+            .or_else(|| Some(self.body.take()?.into_reader()));
+        let Some(mut reader) = reader else {
+            return Ok(None);
+        };
+        let (reader, read) = blocking(move || {
+            let mut buf = vec![0; 16 * 1024];
+            let read = reader.read(&mut buf).map(|n| {
+                buf.truncate(n);
+                buf
+            });
+            (reader, read)
+        })
+        .await;
+        let data = read?;
+        if data.is_empty() {
+            return Ok(None);
+        }
+        self.reader = Some(reader);
+        Ok(Some(Bytes::from(data)))
+    }
+
+    /// The body, for a scenario that reads it its own way (on a blocking thread).
+    pub fn into_body(self) -> ureq::Body {
+        self.body.expect("the body was not read through chunk()")
+    }
+}
+
+/// Runs a blocking ureq call on tokio's blocking pool with the caller's OpenTelemetry context
+/// and `tracing` span current, as they would be on the application's own thread.
+pub async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    let cx = opentelemetry::Context::current();
+    let span = tracing::Span::current();
+    tokio::task::spawn_blocking(move || {
+        let _cx = cx.attach();
+        let _span = span.enter();
+        f()
+    })
+    .await
+    .expect("the blocking call does not panic")
+}
+
+/// The agent config of a ureq client: statuses as responses (as reqwest and hyper give them;
+/// ureq's default turns 4xx/5xx into errors, see `ureq_client.rs` for that), and methods such
+/// as `PURGE` allowed (ureq refuses them by default).
+fn ureq_config(options: ClientOptions) -> ureq::config::ConfigBuilder<ureq::typestate::AgentScope> {
+    assert!(!options.http2_only, "ureq speaks HTTP/1.1 only");
+    assert!(
+        options.trust.is_none(),
+        "ureq's TLS is not built in the tests"
+    );
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .allow_non_standard_methods(true)
+        .timeout_global(options.timeout)
+}
+
+/// Sends a scenario's request with `Agent::run`: a full body as ureq's buffered `Vec<u8>`
+/// (sent with its `Content-Length`), chunks as a reader (sent chunked).
+fn run_ureq(agent: &ureq::Agent, req: Req) -> Result<Response<ureq::Body>, ureq::Error> {
+    let mut builder = Request::builder().method(req.method).uri(&req.url);
+    for (k, v) in &req.headers {
+        builder = builder.header(*k, v);
+    }
+    let mut request = builder.body(()).unwrap();
+    if req.disable_propagation {
+        request
+            .extensions_mut()
+            .insert(spanfire::DisablePropagation);
+    }
+    if let Some(t) = req.template {
+        request
+            .extensions_mut()
+            .insert(spanfire::UrlTemplate::new(t));
+    }
+    let (parts, ()) = request.into_parts();
+    match req.body {
+        ReqBodySpec::Empty => agent.run(Request::from_parts(parts, ())),
+        ReqBodySpec::Full(b) => agent.run(Request::from_parts(parts, b)),
+        ReqBodySpec::Chunks(chunks) => {
+            let body = ureq::SendBody::from_owned_reader(Chunks(chunks.into()));
+            agent.run(Request::from_parts(parts, body))
+        }
+    }
+}
+
+/// A streamed request body: one chunk per read.
+struct Chunks(std::collections::VecDeque<Vec<u8>>);
+
+impl std::io::Read for Chunks {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        // an empty chunk is not the end (a read of 0 would be)
+        while self.0.front().is_some_and(Vec::is_empty) {
+            self.0.pop_front();
+        }
+        let Some(chunk) = self.0.front_mut() else {
+            return Ok(0);
+        };
+        let n = chunk.len().min(buf.len());
+        buf[..n].copy_from_slice(&chunk[..n]);
+        chunk.drain(..n);
+        if chunk.is_empty() {
+            self.0.pop_front();
+        }
+        Ok(n)
     }
 }
 

@@ -8,6 +8,52 @@ mod server;
 
 pub use server::{Serve, TestServer};
 
+/// Runs each `async fn scenario(front: Front)` of the calling module on every front end, as
+/// `reqwest_front::scenario`, `tower_front::scenario` and `ureq_front::scenario`.
+///
+/// - `multi_thread: a, b` runs them on a two-worker runtime (the default: current thread);
+/// - `…; not_on_ureq: c, d` runs `c` and `d` on reqwest and tower only: say why at the call
+///   site (ureq speaks no HTTP/2, the tests build no TLS into it);
+/// - `…; sync: e` adds plain `#[test] fn e()` tests calling `e(front)`.
+macro_rules! each_front_end {
+    (@parse [$test:meta] $($scenario:ident),* $(,)?
+        $(; not_on_ureq: $($not_ureq:ident),* $(,)?)?
+        $(; sync: $($sync:ident),* $(,)?)?
+    ) => {
+        $crate::support::each_front_end!(@module reqwest_front Reqwest [$test]
+            [$($scenario)* $($($not_ureq)*)?] [$($($sync)*)?]);
+        $crate::support::each_front_end!(@module tower_front Tower [$test]
+            [$($scenario)* $($($not_ureq)*)?] [$($($sync)*)?]);
+        $crate::support::each_front_end!(@module ureq_front Ureq [$test]
+            [$($scenario)*] [$($($sync)*)?]);
+    };
+    (@module $module:ident $front:ident [$test:meta] [$($scenario:ident)*] [$($sync:ident)*]) => {
+        mod $module {
+            $(
+                #[$test]
+                async fn $scenario() {
+                    super::$scenario($crate::support::front::Front::$front).await
+                }
+            )*
+            $(
+                #[test]
+                fn $sync() {
+                    super::$sync($crate::support::front::Front::$front)
+                }
+            )*
+        }
+    };
+    (multi_thread: $($rest:tt)*) => {
+        $crate::support::each_front_end!(
+            @parse [tokio::test(flavor = "multi_thread", worker_threads = 2)] $($rest)*
+        );
+    };
+    ($($rest:tt)*) => {
+        $crate::support::each_front_end!(@parse [tokio::test] $($rest)*);
+    };
+}
+pub(crate) use each_front_end;
+
 use std::collections::BTreeMap;
 
 use opentelemetry::trace::{SpanKind, Status};
@@ -48,6 +94,11 @@ impl Telemetry {
         HttpClientInstrumentation::new()
             .tracer_provider(self.provider.clone())
             .meter_provider(self.meter_provider.clone())
+    }
+
+    /// How many values histogram `name` has recorded, over all its data points.
+    pub fn records(&self, name: &str) -> u64 {
+        self.histogram(name).iter().map(|p| p.count).sum()
     }
 
     /// The data points of histogram `name` in the latest (cumulative) export, as
@@ -222,6 +273,22 @@ pub fn response_attrs(
     }
     if status >= 400 {
         want.push(("error.type", is(status.to_string())));
+    }
+    want
+}
+
+/// [`response_attrs`] of `front`: ureq does not expose the peer address (`network.peer.*`).
+pub fn response_attrs_on(
+    front: front::Front,
+    server: &TestServer,
+    method: &'static str,
+    url_full: &str,
+    status: i64,
+    body_size: Option<i64>,
+) -> Vec<(&'static str, Want)> {
+    let mut want = response_attrs(server, method, url_full, status, body_size);
+    if front == front::Front::Ureq {
+        want.retain(|(key, _)| !key.starts_with("network.peer."));
     }
     want
 }

@@ -186,13 +186,7 @@ async fn route(
     match segments[0] {
         "get" => full(200, format!("{{\"query\":\"{query}\"}}")),
         "post" => {
-            let body = req
-                .into_body()
-                .collect()
-                .await
-                .map(|b| b.to_bytes())
-                .unwrap_or_default();
-            let mut res = full(200, body);
+            let mut res = full(200, body_of(req).await);
             res.headers_mut()
                 .insert("content-type", "application/json".parse().unwrap());
             res
@@ -200,6 +194,25 @@ async fn route(
         "status" => full(number(1) as u16, ""),
         "redirect" if number(1) > 1 => redirect(&format!("/redirect/{}", number(1) - 1)),
         "redirect" => redirect("/get"),
+        // `/redirect-to?url=U[&status=S]`: a redirect (302 by default) to U, with a body
+        "redirect-to" => {
+            let param = |name: &str| {
+                url::form_urlencoded::parse(query.as_bytes())
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.into_owned())
+            };
+            let status = param("status").and_then(|s| s.parse().ok()).unwrap_or(302);
+            let mut res = full(status, "moved");
+            let to = param("url").unwrap_or_default();
+            res.headers_mut().insert("location", to.parse().unwrap());
+            res
+        }
+        // `/echo-method`: the method, and the body received, as `METHOD body`
+        "echo-method" => {
+            let method = req.method().clone();
+            let body = body_of(req).await;
+            full(200, format!("{method} {}", String::from_utf8_lossy(&body)))
+        }
         "delay" => {
             tokio::time::sleep(Duration::from_millis(number(1))).await;
             full(200, "late")
@@ -221,6 +234,15 @@ async fn route(
         }
         _ => full(404, "no such route"),
     }
+}
+
+/// The request body (empty if it fails).
+async fn body_of(req: Request<Incoming>) -> Bytes {
+    req.into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default()
 }
 
 fn redirect(to: &str) -> Response<Body> {
