@@ -30,7 +30,9 @@
 //! - Hooks and URL filters: see [`hooks`]. Per-request overrides: [`DisablePropagation`],
 //!   [`UrlTemplate`], [`ResendCount`]; client-wide route names: [`UrlTemplates`].
 //! - Retries: place spanfire *inside* the retry layer and each attempt is its own span, every
-//!   resend with `http.request.resend_count` (see [`ResendCount`]).
+//!   resend with `http.request.resend_count` (see [`ResendCount`]); optionally under an
+//!   INTERNAL span for the logical request (`logical_request_middleware`,
+//!   `logical_request_layer`).
 //! - Connections: DNS, connect and TLS events on the span of a request that opened a
 //!   connection, `spanfire.connection.reused` on every request, and (hyper-util) the connection
 //!   metrics; see [`connect`].

@@ -86,6 +86,17 @@ impl<B> TeeBody<B> {
     }
 }
 
+/// A clone carries the same bytes and captures nothing: the capture belongs to the body that
+/// is sent first (a retry layer keeps a clone for the next attempt, which records its own).
+impl<B: Clone> Clone for TeeBody<B> {
+    fn clone(&self) -> Self {
+        TeeBody {
+            inner: self.inner.clone(),
+            recorder: None,
+        }
+    }
+}
+
 impl<B: Body> Body for TeeBody<B> {
     type Data = B::Data;
     type Error = B::Error;

@@ -357,6 +357,34 @@ impl HttpClientInstrumentation {
 
     /// Builds the shared state every front end uses.
     pub(crate) fn build(&self) -> Arc<Inner> {
+        Arc::new(self.inner())
+    }
+
+    /// The state of a front end that records the logical request around a retry layer: an
+    /// INTERNAL span named and described as the request (URL filter, redaction, templates,
+    /// exclusions apply), with no hooks, capture, propagation or metrics of its own — those
+    /// belong to the attempts.
+    pub(crate) fn build_logical(&self) -> Arc<Inner> {
+        let inner = self.inner();
+        Arc::new(Inner {
+            logical: true,
+            opt_in_metrics: false,
+            connection_phases: false,
+            request_hook: None,
+            response_hook: None,
+            headers: HeaderCapture::new(
+                Selection::Nothing,
+                Selection::Nothing,
+                inner.secrets.clone(),
+            ),
+            propagation: Propagation::Off,
+            capture_request_body: false,
+            capture_response_body: false,
+            ..inner
+        })
+    }
+
+    fn inner(&self) -> Inner {
         let env = &self.env;
         let env_all = env.flag(ENV_CAPTURE_ALL);
         let capture_all = self.capture_all.unwrap_or(env_all);
@@ -392,7 +420,8 @@ impl HttpClientInstrumentation {
         let span_attribute_room =
             span_attribute_room(&headers, capture_request_body || capture_response_body)
                 + if semconv.duplicate() { 12 } else { 0 };
-        Arc::new(Inner {
+        Inner {
+            logical: false,
             span_attribute_room,
             tracer,
             metrics,
@@ -413,7 +442,7 @@ impl HttpClientInstrumentation {
             body_limit: self
                 .body_limit
                 .unwrap_or(crate::capture::DEFAULT_BODY_LIMIT),
-        })
+        }
     }
 
     /// The secrets policy with the names added in code and by env var.
@@ -491,6 +520,9 @@ fn warn(err: &crate::Error) {
 
 /// The state shared by every request of one instrumentation.
 pub(crate) struct Inner {
+    /// Spans of logical requests (around a retry layer), see
+    /// [`HttpClientInstrumentation::build_logical`].
+    pub(crate) logical: bool,
     pub(crate) tracer: RequestTracer,
     pub(crate) metrics: Metrics,
     pub(crate) opt_in_metrics: bool,

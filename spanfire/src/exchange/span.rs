@@ -145,7 +145,11 @@ impl Inner {
         let parent = crate::propagation::current_parent();
         let start = SystemTime::now();
         let builder = SpanBuilder::from_name(name)
-            .with_kind(SpanKind::Client)
+            .with_kind(if self.logical {
+                SpanKind::Internal
+            } else {
+                SpanKind::Client
+            })
             .with_start_time(start)
             .with_attributes(attrs);
         let cx = self.tracer.start(builder, &parent);
@@ -534,8 +538,11 @@ impl State {
             }
         }
         let metrics = &self.inner.metrics;
-        metrics.record_duration(elapsed.as_secs_f64(), &self.metric_attrs);
-        metrics.record_old_duration(elapsed.as_secs_f64(), &self.metric_attrs);
+        if !self.inner.logical {
+            // the attempts of a logical request record their own
+            metrics.record_duration(elapsed.as_secs_f64(), &self.metric_attrs);
+            metrics.record_old_duration(elapsed.as_secs_f64(), &self.metric_attrs);
+        }
         if self.inner.opt_in_metrics {
             metrics.add_active(-1, &self.metric_attrs[..self.start_attrs]);
             if let Some(size) = self.request_body_size {

@@ -44,7 +44,7 @@ impl SpanfireMiddleware {
         let begun = self.inner.begin(&REQWEST, outgoing);
         *req.headers_mut() = headers;
         let begun = begun?;
-        if begun.exchange.is_recording() {
+        if begun.exchange.is_recording() && !self.inner.logical {
             // a retry middleware before this one passes the same extensions to every attempt
             count_pass(extensions);
         }

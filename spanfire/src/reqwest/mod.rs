@@ -19,7 +19,10 @@
 //! under the caller's span, each resend with `http.request.resend_count` = 1, 2, … (counted in
 //! the request's extensions, which the retry middleware passes to every attempt), and one
 //! duration record per attempt — as the HTTP semantic conventions describe. Before it, one span
-//! covers the logical request, retries included.
+//! covers the logical request, retries included. For both, add
+//! [`logical_request_middleware`](crate::HttpClientInstrumentation::logical_request_middleware)
+//! before the retry middleware: an INTERNAL span for the logical request, parent of the
+//! attempts.
 //!
 //! # Redirects
 //! - [`instrument_reqwest_builder`](crate::HttpClientInstrumentation::instrument_reqwest_builder):
@@ -136,6 +139,31 @@ impl HttpClientInstrumentation {
     pub fn redirects(mut self, redirects: Redirects) -> Self {
         self.redirects = Some(redirects);
         self
+    }
+
+    /// A middleware for the logical request, to place *before* a retry middleware when
+    /// spanfire's own middleware is after it: one INTERNAL span per logical request, from the
+    /// first attempt until the final response body ends, whose children are the attempts' CLIENT
+    /// spans. It records the request as the attempts do (name, method, redacted URL, server,
+    /// final status and error), but runs no hooks, captures nothing, injects no trace context
+    /// and records no metrics: the attempts do.
+    ///
+    /// ```no_run
+    /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+    /// use reqwest_retry::{policies::ExponentialBackoff, RetryTransientMiddleware};
+    ///
+    /// let instrumentation = spanfire::HttpClientInstrumentation::new();
+    /// let retry = ExponentialBackoff::builder().build_with_max_retries(3);
+    /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+    ///     .with(instrumentation.logical_request_middleware())
+    ///     .with(RetryTransientMiddleware::new_with_policy(retry))
+    ///     .with(instrumentation.reqwest_middleware())
+    ///     .build();
+    /// client.get("http://127.0.0.1:8080/flaky").send().await?;
+    /// # Ok(()) }
+    /// ```
+    pub fn logical_request_middleware(&self) -> SpanfireMiddleware {
+        SpanfireMiddleware::new(self.build_logical(), None)
     }
 
     /// This instrumentation as a middleware, to compose with others (retries, auth, ...).

@@ -73,6 +73,15 @@ pub use service::SpanfireService;
 pub type RequestBody<B> = crate::TeeBody<B>;
 
 impl crate::HttpClientInstrumentation {
+    /// A layer for the logical request, to place *outside* tower's retry layer when
+    /// [`layer`](crate::HttpClientInstrumentation::layer) is inside it: one INTERNAL span per
+    /// logical request, until the final response body ends, whose children are the attempts'
+    /// CLIENT spans; no hooks, capture, propagation or metrics of its own (the attempts have
+    /// them).
+    pub fn logical_request_layer(&self) -> SpanfireLayer {
+        SpanfireLayer::new(self.build_logical())
+    }
+
     /// This instrumentation as a tower layer.
     pub fn layer(&self) -> SpanfireLayer {
         SpanfireLayer::new(self.build())

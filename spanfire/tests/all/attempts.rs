@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Method, StatusCode};
 use http_body_util::{BodyExt, Full};
-use opentelemetry::trace::{TraceContextExt, Tracer, TracerProvider as _};
+use opentelemetry::trace::{SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _};
 use opentelemetry::Value;
 use opentelemetry_sdk::trace::SpanData;
 
@@ -45,7 +45,11 @@ async fn flaky(failures: usize) -> (std::net::SocketAddr, Arc<AtomicUsize>) {
 /// The three attempts of a request that failed twice: siblings under `parent`, in order,
 /// resend_count absent/1/2, statuses 503/503/200, one duration record each.
 fn assert_three_attempts(t: &Telemetry, parent: &SpanData, url: &str) {
-    let spans: Vec<SpanData> = t.spans().into_iter().filter(|s| s.name == "GET").collect();
+    let spans: Vec<SpanData> = t
+        .spans()
+        .into_iter()
+        .filter(|s| s.name == "GET" && s.span_kind == SpanKind::Client)
+        .collect();
     assert_eq!(spans.len(), 3, "one span per attempt");
     let resends: Vec<Option<Value>> = spans
         .iter()
@@ -74,6 +78,35 @@ fn assert_three_attempts(t: &Telemetry, parent: &SpanData, url: &str) {
         t.records("http.client.request.duration"),
         3,
         "one duration record per attempt"
+    );
+}
+
+/// With the logical span on: one INTERNAL span under the caller's, the parent of the three
+/// attempts, from before the first began until after the last ended, with the final outcome;
+/// the attempts alone record durations.
+fn assert_logical_parent(t: &Telemetry, caller: &SpanData, url: &str) {
+    let spans = t.spans();
+    let logical: Vec<&SpanData> = spans
+        .iter()
+        .filter(|s| s.span_kind == SpanKind::Internal && s.name == "GET")
+        .collect();
+    assert_eq!(logical.len(), 1, "one logical span");
+    let logical = logical[0];
+    assert_eq!(logical.parent_span_id, caller.span_context.span_id());
+    let a = attrs(logical);
+    assert_eq!(a["url.full"], Value::from(url.to_owned()));
+    assert_eq!(a["http.response.status_code"], Value::I64(200));
+    assert!(!a.contains_key("http.request.resend_count"));
+    assert_eq!(logical.status, Status::Unset);
+    assert_three_attempts(t, logical, url);
+    let attempts: Vec<&SpanData> = spans
+        .iter()
+        .filter(|s| s.span_kind == SpanKind::Client)
+        .collect();
+    assert!(logical.start_time <= attempts[0].start_time);
+    assert!(
+        logical.end_time >= attempts[2].end_time,
+        "covers every attempt"
     );
 }
 
@@ -124,6 +157,30 @@ async fn reqwest_retry_outside_spanfire_gives_one_span_per_attempt() {
     for span in t2.spans() {
         assert!(!attrs(&span).contains_key("http.request.resend_count"));
     }
+}
+
+#[tokio::test]
+async fn reqwest_logical_span_covers_the_attempts() {
+    use reqwest_retry::policies::ExponentialBackoff;
+    use reqwest_retry::RetryTransientMiddleware;
+    let (addr, _) = flaky(2).await;
+    let t = Telemetry::new();
+    let instrumentation = t.instrumentation();
+    let policy = ExponentialBackoff::builder()
+        .retry_bounds(Duration::from_millis(1), Duration::from_millis(5))
+        .build_with_max_retries(3);
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(instrumentation.logical_request_middleware())
+        .with(RetryTransientMiddleware::new_with_policy(policy))
+        .with(instrumentation.reqwest_middleware())
+        .build();
+    let url = format!("http://{addr}/flaky");
+    let caller = under_parent(&t, async {
+        let res = client.get(&url).send().await.unwrap();
+        assert_eq!(res.text().await.unwrap(), "ok");
+    })
+    .await;
+    assert_logical_parent(&t, &caller, &url);
 }
 
 /// tower's retry policy for the test: retries a 503 up to `left` times; clones bodies that can
@@ -186,6 +243,34 @@ async fn tower_retry_with_count_resends_gives_one_span_per_attempt() {
     .await;
     assert_eq!(seen.load(Ordering::SeqCst), 3);
     assert_three_attempts(&t, &parent, &url);
+}
+
+#[tokio::test]
+async fn tower_logical_span_covers_the_attempts() {
+    use spanfire::tower::RequestBody;
+    use tower::{Service, ServiceBuilder, ServiceExt};
+    let (addr, _) = flaky(2).await;
+    let t = Telemetry::new();
+    let instrumentation = t.instrumentation();
+    let hyper = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<RequestBody<RequestBody<Full<Bytes>>>>();
+    let policy = spanfire::tower::CountResends::new(RetryUnavailable { left: 3 });
+    let mut service = ServiceBuilder::new()
+        .layer(instrumentation.logical_request_layer())
+        .layer(tower::retry::RetryLayer::new(policy))
+        .layer(instrumentation.layer())
+        .service(hyper);
+    let url = format!("http://{addr}/flaky");
+    let caller = under_parent(&t, async {
+        let req = http::Request::get(&url)
+            .body(Full::new(Bytes::new()))
+            .unwrap();
+        let res = service.ready().await.unwrap().call(req).await.unwrap();
+        let body = res.into_body().collect().await.unwrap().to_bytes();
+        assert_eq!(body, "ok");
+    })
+    .await;
+    assert_logical_parent(&t, &caller, &url);
 }
 
 async fn client_wide_url_templates_name_the_span(front: Front) {
