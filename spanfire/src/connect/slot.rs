@@ -6,12 +6,16 @@
 //! exchange moves them onto the span when the response head arrives or the request fails, and
 //! sets `spanfire.connection.reused`. A connect that finishes anywhere else (hyper-util's pool
 //! finishing it in the background for a request that took an idle connection instead) finds
-//! no slot, or another one, and records nothing.
+//! no slot, or another one, and records nothing. A slot belongs to its span: a request sent
+//! inside another one's context with a span of its own (sampled or not) never sees the outer
+//! slot. (A request that gets no span at all — an excluded URL, `suppress` — runs in its
+//! caller's context: a connect it makes inside another instrumented request's future is
+//! recorded on that request.)
 
 use std::sync::{Arc, Mutex};
 use std::time::SystemTime;
 
-use opentelemetry::trace::SpanRef;
+use opentelemetry::trace::{SpanId, SpanRef, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 
 use super::CONNECTION_REUSED_ATTRIBUTE;
@@ -29,6 +33,9 @@ pub(crate) struct PhaseEvent {
 #[derive(Debug, Clone)]
 pub(crate) struct Slot {
     inner: Arc<Mutex<Recorded>>,
+    /// The span of the request the slot belongs to: a request sent inside it with a span of
+    /// its own (an unsampled one included) does not see the slot.
+    span: SpanId,
     /// The request is HTTPS: a connect made for it includes a TLS handshake (for reqwest's
     /// connector, which does not see the destination).
     #[cfg_attr(not(feature = "reqwest"), allow(dead_code))]
@@ -47,6 +54,7 @@ impl Slot {
     pub(crate) fn install(cx: &Context, https: bool) -> Context {
         cx.with_value(Slot {
             inner: Arc::default(),
+            span: cx.span().span_context().span_id(),
             https,
         })
     }
@@ -57,9 +65,13 @@ impl Slot {
         self.https
     }
 
-    /// The slot of the current context, if any.
+    /// The slot of the current context, if it belongs to the current span.
     pub(crate) fn current() -> Option<Slot> {
-        Context::map_current(|cx| cx.get::<Slot>().cloned())
+        Context::map_current(|cx| {
+            cx.get::<Slot>()
+                .filter(|s| s.span == cx.span().span_context().span_id())
+                .cloned()
+        })
     }
 
     /// Whether the current context holds this very slot (the connect finishes inside the

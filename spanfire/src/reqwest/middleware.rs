@@ -63,9 +63,11 @@ impl Middleware for SpanfireMiddleware {
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<Response> {
-        let mut journey = self
-            .redirects
-            .map(|_| Journey::start(&req, req.headers().clone()));
+        // `Redirects::none()` needs no journey: every response is delivered as it is
+        let mut journey = match self.redirects {
+            Some(r) if r.follow => Some(Journey::start(&mut req)),
+            _ => None,
+        };
         let mut exchange = self.begin(&mut req, extensions);
         loop {
             let sent = next.clone().run(req, extensions);
@@ -86,7 +88,7 @@ impl Middleware for SpanfireMiddleware {
                 return Ok(deliver(res, exchange));
             };
             let location = res.headers().get(http::header::LOCATION);
-            match journey.next(res.url(), res.status(), location, redirects.max_hops) {
+            match journey.next(res.url(), res.status(), location, &redirects) {
                 redirect::Next::Deliver => return Ok(deliver(res, exchange)),
                 redirect::Next::Fail(error) => {
                     let type_name = std::any::type_name::<RedirectError>();

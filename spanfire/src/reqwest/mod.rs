@@ -87,6 +87,16 @@ impl HttpClientInstrumentation {
     /// [`propagate_to_hosts`](HttpClientInstrumentation::propagate_to_hosts), never into a
     /// redirect to a host outside the list.
     ///
+    /// The redirect settings of `builder` (`redirect(..)`, `referer(..)`) are replaced: say what
+    /// you want with [`Redirects`] (`Redirects::none()`, `max_hops`, `referer`). What differs
+    /// from reqwest following redirects itself: a request's own `timeout` covers the whole
+    /// journey, as in reqwest, but a client-wide `ClientBuilder::timeout` applies to each hop;
+    /// too many redirects or a redirect to a non-http(s) URL is a
+    /// `reqwest_middleware::Error::Middleware` holding a [`RedirectError`] (not a
+    /// `reqwest::Error` with `is_redirect()`); a hop carries the request's headers, body and
+    /// version, not its other extensions. With one span per request, `url.full` and `server.*`
+    /// are the URL asked for, status and `network.*` the final hop's.
+    ///
     /// ```no_run
     /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
     /// let client = spanfire::HttpClientInstrumentation::new()

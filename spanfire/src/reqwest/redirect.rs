@@ -16,7 +16,7 @@
 //!   ([`RedirectError`], `error.type` = `redirect`).
 
 use std::fmt;
-use std::time::Duration;
+use std::time::Instant;
 
 use http::header::{
     AUTHORIZATION, CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, COOKIE, PROXY_AUTHORIZATION,
@@ -32,23 +32,43 @@ use url::Url;
 /// Default: at most 10 redirects (reqwest's default), one span for the whole request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Redirects {
+    pub(crate) follow: bool,
     pub(crate) max_hops: usize,
     pub(crate) span_per_hop: bool,
+    pub(crate) referer: bool,
 }
 
 impl Default for Redirects {
     fn default() -> Self {
         Redirects {
+            follow: true,
             max_hops: 10,
             span_per_hop: false,
+            referer: true,
         }
     }
 }
 
 impl Redirects {
-    /// At most 10 redirects, one span for the whole request.
+    /// At most 10 redirects, one span for the whole request, `Referer` set.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Follows no redirect: a 3xx response is handed to the application as it is
+    /// (reqwest's `redirect::Policy::none()`).
+    pub fn none() -> Self {
+        Redirects {
+            follow: false,
+            ..Self::default()
+        }
+    }
+
+    /// Whether a hop sends `Referer` (the previous URL without credentials or fragment, never
+    /// from https to http), as reqwest's `ClientBuilder::referer` does. Default: on.
+    pub fn referer(mut self, on: bool) -> Self {
+        self.referer = on;
+        self
     }
 
     /// At most `max` redirects per request; one more is a [`RedirectError`].
@@ -103,29 +123,51 @@ impl std::error::Error for RedirectError {}
 /// The journey of one request through its redirects: what each next hop is built from.
 pub(crate) struct Journey {
     method: Method,
-    /// The application's headers, before trace-context injection.
+    /// The application's headers, before trace-context injection; credentials are removed
+    /// for good once a hop leaves their origin.
     headers: HeaderMap,
     /// The body to resend, as reqwest clones it.
     body: Resend,
     version: Version,
-    timeout: Option<Duration>,
-    previous: Vec<Url>,
+    /// The request's own timeout covers the whole journey, as it does in reqwest.
+    deadline: Option<Instant>,
+    hops: usize,
 }
 
 /// The body a hop sends.
 enum Resend {
     /// No body (none at first, or dropped by a 301/302/303).
     Nothing,
-    /// A request whose body (bytes) reqwest can clone.
+    /// A request holding only a body that reqwest can clone (bytes).
     Clone(Box<Request>),
     /// A streaming body: it cannot be sent twice.
     Streaming,
 }
 
 impl Resend {
+    /// Keeps a copy of `req`'s body when reqwest can clone it (the holder request carries no
+    /// headers or extensions, so copies cost only the body's reference count).
+    fn keep(req: &mut Request) -> Resend {
+        let Some(body) = req.body_mut().take() else {
+            return Resend::Nothing;
+        };
+        let mut holder = Request::new(Method::GET, req.url().clone());
+        *holder.body_mut() = Some(body);
+        match holder.try_clone() {
+            Some(mut copy) => {
+                *req.body_mut() = copy.body_mut().take();
+                Resend::Clone(Box::new(holder))
+            }
+            None => {
+                *req.body_mut() = holder.body_mut().take();
+                Resend::Streaming
+            }
+        }
+    }
+
     fn body(&self) -> Option<Body> {
         match self {
-            Resend::Clone(source) => source.try_clone()?.body_mut().take(),
+            Resend::Clone(holder) => holder.try_clone()?.body_mut().take(),
             Resend::Nothing | Resend::Streaming => None,
         }
     }
@@ -141,20 +183,15 @@ pub(crate) enum Next {
 }
 
 impl Journey {
-    /// Before the first hop: `req` as the application built it, with its own `headers`.
-    pub(crate) fn start(req: &Request, headers: HeaderMap) -> Journey {
-        let body = match (req.body(), req.try_clone()) {
-            (None, _) => Resend::Nothing,
-            (Some(_), Some(source)) => Resend::Clone(Box::new(source)),
-            (Some(_), None) => Resend::Streaming,
-        };
+    /// Before the first hop, with `req` as the application built it (its body stays in it).
+    pub(crate) fn start(req: &mut Request) -> Journey {
         Journey {
             method: req.method().clone(),
-            headers,
-            body,
+            headers: req.headers().clone(),
+            body: Resend::keep(req),
             version: req.version(),
-            timeout: req.timeout().copied(),
-            previous: Vec::new(),
+            deadline: req.timeout().map(|t| Instant::now() + *t),
+            hops: 0,
         }
     }
 
@@ -164,16 +201,17 @@ impl Journey {
         url: &Url,
         status: StatusCode,
         location: Option<&HeaderValue>,
-        max_hops: usize,
+        redirects: &Redirects,
     ) -> Next {
         let without_body = match status {
+            _ if !redirects.follow => return Next::Deliver,
             StatusCode::MOVED_PERMANENTLY | StatusCode::FOUND => self.method == Method::POST,
             StatusCode::SEE_OTHER => true,
             StatusCode::TEMPORARY_REDIRECT | StatusCode::PERMANENT_REDIRECT => false,
             _ => return Next::Deliver,
         };
         let Some(next) = location
-            .and_then(|v| v.to_str().ok())
+            .and_then(|v| std::str::from_utf8(v.as_bytes()).ok())
             .and_then(|loc| url.join(loc).ok())
         else {
             return Next::Deliver;
@@ -181,8 +219,8 @@ impl Journey {
         if !without_body && matches!(self.body, Resend::Streaming) {
             return Next::Deliver;
         }
-        self.previous.push(url.clone());
-        if self.previous.len() > max_hops {
+        self.hops += 1;
+        if self.hops > redirects.max_hops {
             return Next::Fail(RedirectError {
                 reason: TOO_MANY,
                 url: url.clone(),
@@ -209,20 +247,23 @@ impl Journey {
                 self.headers.remove(name);
             }
         }
-        let mut req = Request::new(self.method.clone(), next);
-        let mut headers = self.headers.clone();
-        if cross_origin(url, req.url()) {
+        if cross_origin(url, &next) {
+            // for good: a later hop back to a same-origin pair must not get them again
             for name in [AUTHORIZATION, COOKIE, PROXY_AUTHORIZATION, WWW_AUTHENTICATE] {
-                headers.remove(name);
+                self.headers.remove(name);
             }
-            headers.remove("cookie2");
+            self.headers.remove("cookie2");
         }
-        if let Some(referer) = referer(req.url(), url) {
+        let mut headers = self.headers.clone();
+        if let Some(referer) = redirects.referer.then(|| referer(&next, url)).flatten() {
             headers.insert(REFERER, referer);
         }
+        let mut req = Request::new(self.method.clone(), next);
         *req.headers_mut() = headers;
         *req.version_mut() = self.version;
-        *req.timeout_mut() = self.timeout;
+        *req.timeout_mut() = self
+            .deadline
+            .map(|d| d.saturating_duration_since(Instant::now()));
         *req.body_mut() = self.body.body();
         Next::Follow(req)
     }

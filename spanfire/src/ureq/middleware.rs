@@ -60,6 +60,8 @@ impl Middleware for SpanfireMiddleware {
             true => next.handle(Request::from_parts(parts, SendBody::none())),
             false => next.handle(Request::from_parts(parts, SendBody::from_reader(&mut tee))),
         };
+        // the capture is recorded now, while the span is open (`finish` may end it)
+        drop(tee);
         finish(result, exchange)
     }
 }

@@ -50,7 +50,8 @@
 //! decompressed and charset-decoded by ureq as before, and ureq's options applied when it is
 //! read (`limit`, `lossy_utf8`, the default 10 MB limit of `read_to_string`) keep working. Two
 //! things of a rebuilt body differ, as ureq offers no way to set them:
-//! - `Body::content_length()` is `None` (the `content-length` header is still there);
+//! - `Body::content_length()` is `None` (the `content-length` header is still there), and
+//!   `Body::charset()` is `None` for a text body ureq has already transcoded to UTF-8;
 //! - sent on as a request body (`send(response)`, a proxy), it has no length and ureq sends
 //!   nothing: send `SendBody::from_reader(&mut body.as_reader())` instead.
 //!
@@ -61,8 +62,17 @@
 //! Captured (`capture_request_body`) as ureq sends them. ureq does not tell a middleware how
 //! long a body is, so when the headers do not say (`Content-Length`, `Transfer-Encoding`), a
 //! captured body is read ahead up to 64 KiB before sending: one that ends within that is sent
-//! with its `Content-Length`, as ureq sends a buffered body; a longer one is sent chunked.
-//! Without capture the body is handed on untouched.
+//! with its `Content-Length`, as ureq sends a buffered body; a longer one is sent chunked —
+//! set `Content-Length` yourself for a server that requires it (an S3 presigned PUT, a strict
+//! proxy). Without capture the body is handed on untouched.
+//!
+//! # Redirects
+//! ureq follows redirects inside `run()`, below every middleware: one span covers the request
+//! (the URL asked for, the final status), and the trace context injected for the first host
+//! travels to every redirect target — with
+//! [`propagate_to_hosts`](crate::HttpClientInstrumentation::propagate_to_hosts), only the first
+//! host is checked. When trace context must stay within the list, build the agent with
+//! `max_redirects(0)` and follow redirects in the application.
 //!
 //! # Not recorded
 //! ureq does not expose the connection's peer address (`network.peer.*`), and speaks HTTP/1.1

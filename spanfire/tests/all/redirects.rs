@@ -289,3 +289,53 @@ async fn a_failing_hop_fails_its_span() {
     assert_eq!(attrs(&spans[1])["url.full"], Value::from(closed));
     assert_eq!(attrs(&spans[1])["http.request.resend_count"], Value::I64(1));
 }
+
+/// Credentials dropped when a hop leaves their origin stay dropped, even when the next hops
+/// stay on the new origin (A → B → B), and `Redirects::none()` hands back the 3xx as it is.
+#[tokio::test]
+async fn credentials_dropped_once_stay_dropped() {
+    let first = TestServer::start().await;
+    let other = TestServer::start().await;
+    let t = Telemetry::new();
+    let c = client(&t, |i| i);
+    let on_other = format!("http://localhost:{}/redirect/1", other.addr.port());
+    c.get(redirect_to(&first, &on_other, 302))
+        .header("authorization", "Bearer s3cret")
+        .header("cookie", "session=s3cret")
+        .send()
+        .await
+        .unwrap();
+    let received = other.received();
+    assert_eq!(received.len(), 2, "B, then B again");
+    for hop in &received {
+        assert!(!hop.contains_key("authorization"), "{hop:?}");
+        assert!(!hop.contains_key("cookie"), "{hop:?}");
+    }
+
+    let none = client(&t, |i| i.redirects(Redirects::none()));
+    let res = none.get(first.url("/redirect/2")).send().await.unwrap();
+    assert_eq!(res.status(), 302);
+    assert_eq!(res.headers()["location"], "/redirect/1");
+}
+
+/// A request's own timeout covers the whole journey, as in reqwest: two hops of 250 ms each
+/// fit a 400 ms timeout one by one, not together.
+#[tokio::test]
+async fn a_request_timeout_covers_every_hop() {
+    let server = TestServer::start().await;
+    let t = Telemetry::new();
+    let c = client(&t, |i| i.redirects(Redirects::new().span_per_hop(true)));
+    let to: String =
+        url::form_urlencoded::byte_serialize(server.url("/delay/250").as_bytes()).collect();
+    let slow = server.url(&format!("/redirect-to?delay=250&url={to}"));
+    let err = c
+        .get(&slow)
+        .timeout(std::time::Duration::from_millis(400))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    let spans = t.spans();
+    assert_eq!(spans.len(), 2);
+    assert_eq!(attrs(&spans[1])["error.type"], Value::from("timeout"));
+}

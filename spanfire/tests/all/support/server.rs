@@ -194,13 +194,16 @@ async fn route(
         "status" => full(number(1) as u16, ""),
         "redirect" if number(1) > 1 => redirect(&format!("/redirect/{}", number(1) - 1)),
         "redirect" => redirect("/get"),
-        // `/redirect-to?url=U[&status=S]`: a redirect (302 by default) to U, with a body
+        // `/redirect-to?url=U[&status=S][&delay=MS]`: a redirect (302 by default) to U, with a
+        // body, after MS milliseconds
         "redirect-to" => {
             let param = |name: &str| {
                 url::form_urlencoded::parse(query.as_bytes())
                     .find(|(k, _)| k == name)
                     .map(|(_, v)| v.into_owned())
             };
+            let delay = param("delay").and_then(|d| d.parse().ok()).unwrap_or(0);
+            tokio::time::sleep(Duration::from_millis(delay)).await;
             let status = param("status").and_then(|s| s.parse().ok()).unwrap_or(302);
             let mut res = full(status, "moved");
             let to = param("url").unwrap_or_default();
