@@ -39,6 +39,22 @@ impl TestTelemetry {
         self.spans.get_finished_spans().unwrap_or_default()
     }
 
+    /// Attribute `key` of the first finished span.
+    pub(crate) fn first_attr(&self, key: &str) -> Option<opentelemetry::Value> {
+        let spans = self.finished_spans();
+        let span = spans.first()?;
+        span.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == key)
+            .map(|kv| kv.value.clone())
+    }
+
+    /// Exactly one span ended and exactly one duration was recorded.
+    pub(crate) fn assert_ended_once(&self) {
+        assert_eq!(self.finished_spans().len(), 1, "exactly one span exported");
+        assert_eq!(self.duration_count(), 1, "exactly one duration recorded");
+    }
+
     /// How many durations `http.client.request.duration` recorded (cumulative).
     pub(crate) fn duration_count(&self) -> u64 {
         self.meter_provider.force_flush().expect("flush metrics");

@@ -248,20 +248,6 @@ mod tests {
         }
     }
 
-    fn attr(t: &TestTelemetry, key: &str) -> Option<Value> {
-        let spans = t.finished_spans();
-        let span = spans.first()?;
-        span.attributes
-            .iter()
-            .find(|kv| kv.key.as_str() == key)
-            .map(|kv| kv.value.clone())
-    }
-
-    fn assert_ended_once(t: &TestTelemetry) {
-        assert_eq!(t.finished_spans().len(), 1, "exactly one span exported");
-        assert_eq!(t.duration_count(), 1, "exactly one duration recorded");
-    }
-
     #[test]
     fn end_of_stream_ends_the_span_once_with_the_size() {
         let t = TestTelemetry::new();
@@ -275,9 +261,9 @@ mod tests {
         assert!(poll(&mut body).is_none());
         assert!(poll(&mut body).is_none());
         drop(body);
-        assert_ended_once(&t);
-        assert_eq!(attr(&t, "http.response.body.size"), Some(Value::I64(5)));
-        assert_eq!(attr(&t, crate::CANCELLED_ATTRIBUTE), None);
+        t.assert_ended_once();
+        assert_eq!(t.first_attr("http.response.body.size"), Some(Value::I64(5)));
+        assert_eq!(t.first_attr(crate::CANCELLED_ATTRIBUTE), None);
     }
 
     #[test]
@@ -291,8 +277,8 @@ mod tests {
             "ended without polling for None"
         );
         drop(body);
-        assert_ended_once(&t);
-        assert_eq!(attr(&t, "http.response.body.size"), Some(Value::I64(3)));
+        t.assert_ended_once();
+        assert_eq!(t.first_attr("http.response.body.size"), Some(Value::I64(3)));
     }
 
     #[test]
@@ -303,8 +289,8 @@ mod tests {
         assert!(poll(&mut body).is_some());
         assert!(matches!(poll(&mut body), Some(Err(_))));
         drop(body);
-        assert_ended_once(&t);
-        assert_eq!(attr(&t, "error.type"), Some(Value::from("body")));
+        t.assert_ended_once();
+        assert_eq!(t.first_attr("error.type"), Some(Value::from("body")));
         let span = &t.finished_spans()[0];
         assert!(matches!(
             span.status,
@@ -319,12 +305,12 @@ mod tests {
         let mut body = wrap(&t, vec![data("a"), data("b")], false);
         assert!(poll(&mut body).is_some());
         drop(body);
-        assert_ended_once(&t);
+        t.assert_ended_once();
         assert_eq!(
-            attr(&t, crate::CANCELLED_ATTRIBUTE),
+            t.first_attr(crate::CANCELLED_ATTRIBUTE),
             Some(Value::Bool(true))
         );
-        assert_eq!(attr(&t, "error.type"), None);
+        assert_eq!(t.first_attr("error.type"), None);
         assert_eq!(
             t.finished_spans()[0].status,
             opentelemetry::trace::Status::Unset
@@ -338,8 +324,8 @@ mod tests {
         assert_eq!(t.finished_spans().len(), 1, "ended when wrapped");
         assert!(poll(&mut body).is_none());
         drop(body);
-        assert_ended_once(&t);
-        assert_eq!(attr(&t, "http.response.body.size"), Some(Value::I64(0)));
+        t.assert_ended_once();
+        assert_eq!(t.first_attr("http.response.body.size"), Some(Value::I64(0)));
     }
 
     #[test]
@@ -351,7 +337,7 @@ mod tests {
         assert!(poll(&mut body).is_some());
         assert_eq!(t.finished_spans().len(), 1);
         drop(body);
-        assert_ended_once(&t);
+        t.assert_ended_once();
     }
 
     #[test]

@@ -104,20 +104,6 @@ mod tests {
         InstrumentedReader::new(Scripted(script.into()), span, false)
     }
 
-    fn attr(t: &TestTelemetry, key: &str) -> Option<Value> {
-        let spans = t.finished_spans();
-        let span = spans.first()?;
-        span.attributes
-            .iter()
-            .find(|kv| kv.key.as_str() == key)
-            .map(|kv| kv.value.clone())
-    }
-
-    fn assert_ended_once(t: &TestTelemetry) {
-        assert_eq!(t.finished_spans().len(), 1, "exactly one span exported");
-        assert_eq!(t.duration_count(), 1, "exactly one duration recorded");
-    }
-
     #[test]
     fn eof_ends_the_span_once_with_the_bytes_read() {
         let t = TestTelemetry::new();
@@ -127,9 +113,9 @@ mod tests {
         assert_eq!(out, b"abcde", "bytes pass through unchanged");
         assert_eq!(reader.read(&mut [0; 4]).unwrap(), 0);
         drop(reader);
-        assert_ended_once(&t);
-        assert_eq!(attr(&t, "http.response.body.size"), Some(Value::I64(5)));
-        assert_eq!(attr(&t, crate::CANCELLED_ATTRIBUTE), None);
+        t.assert_ended_once();
+        assert_eq!(t.first_attr("http.response.body.size"), Some(Value::I64(5)));
+        assert_eq!(t.first_attr(crate::CANCELLED_ATTRIBUTE), None);
     }
 
     #[test]
@@ -140,7 +126,7 @@ mod tests {
         assert!(t.finished_spans().is_empty(), "still open");
         drop(reader);
         assert_eq!(
-            attr(&t, crate::CANCELLED_ATTRIBUTE),
+            t.first_attr(crate::CANCELLED_ATTRIBUTE),
             Some(Value::Bool(true))
         );
     }
@@ -160,8 +146,8 @@ mod tests {
         assert!(t.finished_spans().is_empty(), "Interrupted is retried");
         assert!(reader.read(&mut buf).is_err());
         drop(reader);
-        assert_ended_once(&t);
-        assert_eq!(attr(&t, "error.type"), Some(Value::from("body")));
+        t.assert_ended_once();
+        assert_eq!(t.first_attr("error.type"), Some(Value::from("body")));
     }
 
     #[test]
@@ -170,12 +156,12 @@ mod tests {
         let mut reader = wrap(&t, http::Method::GET, vec![Ok(b"a"), Ok(b"b")]);
         assert_eq!(reader.read(&mut [0; 1]).unwrap(), 1);
         drop(reader);
-        assert_ended_once(&t);
+        t.assert_ended_once();
         assert_eq!(
-            attr(&t, crate::CANCELLED_ATTRIBUTE),
+            t.first_attr(crate::CANCELLED_ATTRIBUTE),
             Some(Value::Bool(true))
         );
-        assert_eq!(attr(&t, "error.type"), None);
+        assert_eq!(t.first_attr("error.type"), None);
     }
 
     #[test]
@@ -184,6 +170,6 @@ mod tests {
         let reader = wrap(&t, http::Method::HEAD, vec![]);
         assert_eq!(t.finished_spans().len(), 1, "ended when wrapped");
         drop(reader);
-        assert_ended_once(&t);
+        t.assert_ended_once();
     }
 }

@@ -21,6 +21,7 @@ use spanfire::tower::{RequestBody, SpanfireService};
 use spanfire::HttpClientInstrumentation;
 use tower::{Service, ServiceExt};
 
+use crate::support::front::https_connector_over;
 use crate::support::*;
 
 type Http = HttpConnector<DnsResolver<GaiResolver>>;
@@ -72,7 +73,7 @@ impl Conn {
             }
             (Front::Tower, Some(der)) => {
                 let instrumentation = instrumentation.connection_phases(true);
-                let tls = https_connector(der, TcpPhase::new(http_connector()));
+                let tls = https_connector_over(der, TcpPhase::new(http_connector()));
                 let client = hyper_util::client::legacy::Client::builder(TokioExecutor::new())
                     .build(instrumentation.connector(tls));
                 Conn::Tls(tower::Layer::layer(&instrumentation.layer(), client))
@@ -108,26 +109,6 @@ where
     let status = res.status().as_u16();
     res.into_body().collect().await.map_err(|e| e.to_string())?;
     Ok(status)
-}
-
-fn https_connector(
-    der: &[u8],
-    tcp: TcpPhase<Http>,
-) -> hyper_rustls::HttpsConnector<TcpPhase<Http>> {
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(der.to_vec().into()).unwrap();
-    let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    hyper_rustls::HttpsConnectorBuilder::new()
-        .with_tls_config(config)
-        .https_only()
-        .enable_http1()
-        .enable_http2()
-        .wrap_connector(tcp)
 }
 
 /// The span's events, by name, with their attributes.

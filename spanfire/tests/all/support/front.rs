@@ -475,6 +475,13 @@ enum Hyper_ {
 
 /// HTTPS with ALPN (h2, http/1.1), trusting only `der`.
 fn https_connector(der: &[u8]) -> hyper_rustls::HttpsConnector<HttpConnector> {
+    let mut tcp = HttpConnector::new();
+    tcp.enforce_http(false);
+    https_connector_over(der, tcp)
+}
+
+/// [`https_connector`] over the given TCP connector.
+pub fn https_connector_over<C>(der: &[u8], tcp: C) -> hyper_rustls::HttpsConnector<C> {
     let mut roots = rustls::RootCertStore::empty();
     roots.add(der.to_vec().into()).unwrap();
     let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
@@ -488,7 +495,7 @@ fn https_connector(der: &[u8]) -> hyper_rustls::HttpsConnector<HttpConnector> {
         .https_only()
         .enable_http1()
         .enable_http2()
-        .build()
+        .wrap_connector(tcp)
 }
 
 /// Errors of [`WithTimeout`]: the client's, or the timeout.
