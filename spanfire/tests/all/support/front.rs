@@ -59,36 +59,7 @@ impl Client {
         instrumentation: HttpClientInstrumentation,
         options: ClientOptions,
     ) -> Client {
-        match front {
-            Front::Reqwest => {
-                let mut builder = reqwest::Client::builder();
-                if let Some(t) = options.timeout {
-                    builder = builder.timeout(t);
-                }
-                if options.http2_only {
-                    builder = builder.http2_prior_knowledge();
-                }
-                if let Some(der) = options.trust {
-                    builder =
-                        builder.tls_certs_only([reqwest::Certificate::from_der(der).unwrap()]);
-                }
-                Client::Reqwest(instrumentation.instrument_reqwest(builder.build().unwrap()))
-            }
-            Front::Tower => {
-                let mut builder = hyper_util::client::legacy::Client::builder(TokioExecutor::new());
-                builder.http2_only(options.http2_only);
-                let hyper = match options.trust {
-                    None => Hyper_::Plain(builder.build_http()),
-                    Some(der) => Hyper_::Tls(builder.build(https_connector(der))),
-                };
-                let inner = WithTimeout {
-                    hyper,
-                    timeout: options.timeout,
-                };
-                Client::Tower(tower::Layer::layer(&instrumentation.layer(), inner))
-            }
-            Front::Ureq => Client::Ureq(instrumentation.instrument_ureq(ureq_config(options))),
-        }
+        Base::new(front, options).instrument(&instrumentation)
     }
 
     pub async fn send(&self, req: Req) -> Result<Resp, SendError> {
