@@ -24,6 +24,34 @@ pub(crate) fn redact_text<'a>(
     json_marker: &dyn Fn(&str) -> String,
     mut notes: Option<&mut Vec<Found>>,
 ) -> Cow<'a, str> {
+    let mut out = redact_once(text, names, json_marker, notes.as_deref_mut());
+    // A pass can change what an earlier one sees (redacted credentials take their quotes with
+    // them, so JSON strings pair up differently): redact the result again until nothing
+    // changes, so that redacting redacted text changes nothing. Only text in which something
+    // was redacted pays for it; every round only redacts more.
+    for _ in 0..MAX_ROUNDS {
+        let Cow::Owned(previous) = &out else {
+            break;
+        };
+        match redact_once(previous, names, json_marker, notes.as_deref_mut()) {
+            Cow::Borrowed(_) => break,
+            Cow::Owned(again) => out = Cow::Owned(again),
+        }
+    }
+    out
+}
+
+/// Further rounds of [`redact_text`] after the first (each finds only what the previous
+/// one's changes uncovered).
+const MAX_ROUNDS: usize = 4;
+
+/// One round of every pass over `text`.
+fn redact_once<'a>(
+    text: &'a str,
+    names: &Names,
+    json_marker: &dyn Fn(&str) -> String,
+    mut notes: Option<&mut Vec<Found>>,
+) -> Cow<'a, str> {
     let mut out = Cow::Borrowed(text);
     if text.contains('"') {
         let secret = |key: &str| names.secret_part(key).map(str::to_owned);
