@@ -256,7 +256,15 @@ impl AppError {
     }
 
     fn ureq(e: &ureq::Error) -> AppError {
-        AppError::new(Kind::Ureq(ureq_kind(e)), e)
+        let mut error = AppError::new(Kind::Ureq(ureq_kind(e)), e);
+        if let ureq::Error::LargeResponseHeader(_, limit) = e {
+            // the first number is how much ureq had buffered when it gave up: it depends on
+            // how the bytes arrived (128,000 or 131,072 on the same test), not on spanfire
+            let text = format!("response header is too big: (bytes read) > {limit}");
+            error.text.clone_from(&text);
+            error.root = text;
+        }
+        error
     }
 
     fn ureq_body(e: &std::io::Error) -> AppError {
