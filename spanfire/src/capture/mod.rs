@@ -4,6 +4,7 @@
 
 pub(crate) mod body;
 pub(crate) mod headers;
+pub(crate) mod seal;
 pub(crate) mod tee;
 
 pub(crate) use body::{BodyCapture, Payload};

@@ -79,6 +79,12 @@ impl SpanProcessor for Pipeline {
         for p in &self.processors {
             p.on_start(span, cx);
         }
+        // Last, right before the span is handed back: the instrumentation starting it learns
+        // that its bodies will be scrubbed with this policy (and need no second scan). Not
+        // when the scrubbing is recorded: its notes come from scanning every body.
+        if let (Some(scrubber), false) = (&self.scrubber, self.logfire_attributes) {
+            crate::capture::seal::note_stage(scrubber.secrets());
+        }
     }
 
     fn on_end(&self, mut span: SpanData) {
@@ -144,6 +150,78 @@ mod tests {
 
     fn keys(span: &SpanData) -> Vec<&str> {
         span.attributes.iter().map(|kv| kv.key.as_str()).collect()
+    }
+
+    /// A client whose server answers `response` (a tower service in memory).
+    #[cfg(feature = "tower")]
+    async fn exchange(provider: &SdkTracerProvider, request: &'static str, response: &'static str) {
+        use bytes::Bytes;
+        use http_body_util::{BodyExt as _, Full};
+        use tower::ServiceExt as _;
+        let layer = crate::HttpClientInstrumentation::new()
+            .tracer_provider(provider.clone())
+            .capture_all(true)
+            .layer();
+        let server = tower::service_fn(move |req: http::Request<crate::TeeBody<_>>| async move {
+            // read as a server would: the request body is captured as it is sent
+            let _sent = req.into_body().collect().await;
+            let body = Full::new(Bytes::from_static(response.as_bytes()));
+            let mut res = http::Response::new(body);
+            res.headers_mut()
+                .insert("content-type", "application/json".parse().unwrap());
+            Ok::<_, std::convert::Infallible>(res)
+        });
+        let req = http::Request::post("http://127.0.0.1:9/x")
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from_static(request.as_bytes())))
+            .unwrap();
+        let res = tower::Layer::layer(&layer, server)
+            .oneshot(req)
+            .await
+            .unwrap();
+        res.into_body().collect().await.unwrap();
+    }
+
+    #[cfg(feature = "tower")]
+    #[tokio::test]
+    async fn captured_bodies_are_sealed_for_the_stage_and_no_seal_leaves_it() {
+        use crate::capture::seal::SEAL_ATTRIBUTE;
+        let (raw, out) = (
+            InMemorySpanExporter::default(),
+            InMemorySpanExporter::default(),
+        );
+        let stage = |logfire: bool| {
+            let scrubber = Scrubber::new(crate::Secrets::default());
+            let destination = Box::new(SimpleSpanProcessor::new(out.clone()));
+            Pipeline::new(Some(scrubber), vec![destination]).logfire_attributes(logfire)
+        };
+        for logfire in [false, true] {
+            let provider = SdkTracerProvider::builder()
+                .with_span_processor(SimpleSpanProcessor::new(raw.clone()))
+                .with_span_processor(stage(logfire))
+                .build();
+            exchange(
+                &provider,
+                r#"{"token":"t0k3n","a":1}"#,
+                r#"{"password":"hunter2"}"#,
+            )
+            .await;
+            let raw = raw.get_finished_spans().unwrap().pop().unwrap();
+            let seals = raw
+                .attributes
+                .iter()
+                .filter(|kv| kv.key.as_str() == SEAL_ATTRIBUTE);
+            // one per body; none when the stage notes what it scrubs (it scans every body)
+            assert_eq!(seals.count(), if logfire { 0 } else { 2 }, "{raw:?}");
+            let out = out.get_finished_spans().unwrap().pop().unwrap();
+            let text = format!("{:?}", out.attributes);
+            assert!(!text.contains(SEAL_ATTRIBUTE), "{text}");
+            assert!(
+                !text.contains("t0k3n") && !text.contains("hunter2"),
+                "{text}"
+            );
+            assert!(text.contains(r#"{\"password\":\"[REDACTED]\"}"#), "{text}");
+        }
     }
 
     #[test]

@@ -21,6 +21,7 @@ use opentelemetry::{Array, KeyValue, StringValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 use regex::Regex;
 
+use crate::capture::seal;
 pub(crate) use crate::secrets::PathPart;
 use crate::secrets::{self, note, Secrets, REDACTED_VALUE};
 
@@ -61,6 +62,11 @@ impl Scrubber {
         }
     }
 
+    /// The policy this stage applies.
+    pub(crate) fn secrets(&self) -> &Secrets {
+        &self.secrets
+    }
+
     /// Scrubs every exit of `span` in place.
     pub(crate) fn scrub_span(&self, span: &mut SpanData) {
         self.scrub_span_noting(span, None);
@@ -81,10 +87,15 @@ impl Scrubber {
             span.name = name.into();
         }
         flush(&mut out, &mut found, &[PathPart::key("span_name")]);
+        // Bodies the instrumentation redacted under this policy are not scanned for names
+        // again — unless the scan's notes are wanted (they include what it had redacted).
+        let seals = seal::take_seals(&mut span.attributes);
+        let seals = if out.is_some() { &[][..] } else { &seals[..] };
         self.scrub_noting(
             &mut span.attributes,
             &mut out,
             &[PathPart::key("attributes")],
+            seals,
         );
         for (i, event) in span.events.events.iter_mut().enumerate() {
             if let Cow::Owned(name) = self.text_noting(&event.name, found.as_mut()) {
@@ -97,7 +108,7 @@ impl Scrubber {
                 &[at[0].clone(), at[1].clone(), PathPart::key("name")],
             );
             let base = [at[0].clone(), at[1].clone(), PathPart::key("attributes")];
-            self.scrub_noting(&mut event.attributes, &mut out, &base);
+            self.scrub_noting(&mut event.attributes, &mut out, &base, &[]);
         }
         for (i, link) in span.links.links.iter_mut().enumerate() {
             let base = [
@@ -105,7 +116,7 @@ impl Scrubber {
                 PathPart::Index(i),
                 PathPart::key("attributes"),
             ];
-            self.scrub_noting(&mut link.attributes, &mut out, &base);
+            self.scrub_noting(&mut link.attributes, &mut out, &base, &[]);
         }
         if let Status::Error { description } = &span.status {
             if let Cow::Owned(description) = self.text_noting(description, found.as_mut()) {
@@ -122,17 +133,28 @@ impl Scrubber {
     /// Scrubs every attribute in place.
     #[cfg(any(test, feature = "__fuzz"))]
     pub(crate) fn scrub(&self, attributes: &mut [KeyValue]) {
-        self.scrub_noting(attributes, &mut None, &[]);
+        self.scrub_noting(attributes, &mut None, &[], &[]);
     }
 
     /// Scrubs every attribute in place; with `out`, notes what was replaced under `base`.
+    /// Strings that `seals` name were redacted under this policy already: only the value
+    /// patterns run on them.
     fn scrub_noting(
         &self,
         attributes: &mut [KeyValue],
         out: &mut Option<&mut Vec<Scrubbed>>,
         base: &[PathPart],
+        seals: &[i64],
     ) {
         for kv in attributes.iter_mut() {
+            if let Value::String(text) = &kv.value {
+                if seal::is_sealed(seals, text.as_str(), &self.secrets) {
+                    if let Cow::Owned(v) = self.values_noting(Cow::Borrowed(text.as_str()), None) {
+                        kv.value = Value::String(v.into());
+                    }
+                    continue;
+                }
+            }
             let mut found = out.is_some().then(Vec::new);
             if let Some(value) = self.scrub_one(kv.key.as_str(), &kv.value, found.as_mut()) {
                 kv.value = value;
@@ -226,6 +248,16 @@ impl Scrubber {
     ) -> Cow<'t, str> {
         let names = self.secrets.names();
         let redacted = secrets::redact_text(text, names, &marker, found.as_deref_mut());
+        self.values_noting(redacted, found)
+    }
+
+    /// The value patterns over `redacted`; with `found`, notes each replacement by the
+    /// pattern's name.
+    fn values_noting<'t>(
+        &self,
+        redacted: Cow<'t, str>,
+        mut found: Option<&mut Vec<Scrubbed>>,
+    ) -> Cow<'t, str> {
         let Some(values) = &self.values else {
             return redacted;
         };
@@ -308,6 +340,55 @@ mod tests {
 
     fn scrubber() -> Scrubber {
         Scrubber::new(Secrets::default())
+    }
+
+    #[test]
+    fn a_sealed_body_is_not_scanned_for_names_again_but_for_values() {
+        use crate::capture::seal;
+        // Not what the instrumentation would record (it redacts first): shows the skip.
+        let text = r#"{"password":"hunter2","t":"eyJhbGciOi.eyJzdWIiOi.c2lnbmF0dXJl"}"#;
+        let body = |value: StringValue| KeyValue::new("http.response.body.text", value);
+        // the seal and the very string it names (a clone is another string)
+        let sealed = |policy: &Secrets| {
+            let value = StringValue::from(text.to_owned());
+            vec![seal::seal_for_tests(&value, policy), body(value)]
+        };
+        let scrub = |attributes: Vec<KeyValue>, noting: bool| {
+            let mut span = crate::testing::span_data("GET", attributes, Status::Unset);
+            if noting {
+                scrubber().scrub_span_recording(&mut span);
+            } else {
+                scrubber().scrub_span(&mut span);
+            }
+            span.attributes
+        };
+        let mut attrs = sealed(&Secrets::default());
+        attrs.push(body(StringValue::from(text.to_owned())));
+        let out = scrub(attrs, false);
+        assert_eq!(out.len(), 2, "the seal is removed: {out:?}");
+        let jwt = r#""t":"[Scrubbed due to 'jwt']""#;
+        let skipped = out[0].value.as_str();
+        assert!(
+            skipped.contains("hunter2") && skipped.contains(jwt),
+            "{skipped}"
+        );
+        let copy = out[1].value.as_str();
+        assert!(
+            !copy.contains("hunter2") && copy.contains(jwt),
+            "unsealed: {copy}"
+        );
+        for (attrs, noting, why) in [
+            (sealed(&Secrets::none()), false, "another policy"),
+            (sealed(&Secrets::default()), true, "notes wanted"),
+        ] {
+            let out = scrub(attrs, noting);
+            let value = out.last().map(|kv| kv.value.as_str()).unwrap_or_default();
+            assert!(!value.contains("hunter2"), "{why}: {value}");
+            assert!(
+                out.iter().all(|kv| kv.key.as_str() != seal::SEAL_ATTRIBUTE),
+                "{why}"
+            );
+        }
     }
 
     fn scrubbed(key: &'static str, value: Value) -> Value {

@@ -16,6 +16,7 @@ use opentelemetry::{Context, KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute as semattr;
 use url::Url;
 
+use crate::capture::seal::Sealer;
 use crate::capture::{BodyCapture, Payload};
 use crate::exchange::Inner;
 use crate::hooks::{catch, RequestInfo, ResponseHead, ResponseOutcome};
@@ -58,6 +59,8 @@ struct State {
     empty_by_definition: bool,
     body_bytes: u64,
     response_capture: Option<BodyCapture>,
+    /// Whether captured bodies are sealed for the span's scrubbing stage.
+    sealer: Sealer,
     /// How many of `metric_attrs` are the start attributes (those of `active_requests`).
     start_attrs: usize,
     request_body_size: Option<u64>,
@@ -152,7 +155,16 @@ impl Inner {
             })
             .with_start_time(start)
             .with_attributes(attrs);
+        let captures = self.capture_request_body || self.capture_response_body;
+        if captures {
+            Sealer::before_start();
+        }
         let cx = self.tracer.start(builder, &parent);
+        let sealer = if captures {
+            Sealer::after_start(&self.secrets)
+        } else {
+            Sealer::default()
+        };
         let recording = cx.span().is_recording();
         let cx = if recording && self.connection_phases {
             crate::connect::Slot::install(&cx, url.scheme() == "https")
@@ -175,6 +187,7 @@ impl Inner {
                 empty_by_definition: false,
                 body_bytes: 0,
                 response_capture: None,
+                sealer,
                 start_attrs: metric_attrs_len,
                 request_body_size: None,
                 #[cfg(feature = "tower")]
@@ -214,11 +227,22 @@ fn redact_body(secrets: &crate::Secrets, text: String) -> String {
     }
 }
 
+/// Records a redacted body as `key`, with a seal when configure()'s stage applies the same
+/// policy (it then does not scan the body again; see [`crate::capture::seal`]).
+fn record_body(span: &SpanRef<'_>, key: &'static str, text: String, sealer: Sealer) {
+    let value = StringValue::from(text);
+    if let Some(seal) = sealer.seal(&value) {
+        span.set_attribute(seal);
+    }
+    span.set_attribute(KeyValue::new(key, value));
+}
+
 /// The capture of one request body, and the policy its text is recorded under.
 #[derive(Debug)]
 pub(crate) struct RequestCapture {
     pub(crate) body: BodyCapture,
     secrets: crate::Secrets,
+    sealer: Sealer,
     /// `http/dup`: also `http.request_content_length`.
     semconv_duplicate: bool,
 }
@@ -242,7 +266,7 @@ impl RequestCapture {
             _ => capture.text().map(|t| (REQUEST_BODY_TEXT, t)),
         };
         if let Some((key, value)) = recorded {
-            span.set_attribute(KeyValue::new(key, redact_body(&self.secrets, value)));
+            record_body(span, key, redact_body(&self.secrets, value), self.sealer);
         }
     }
 }
@@ -423,6 +447,7 @@ impl RequestSpan {
         (s.recording && s.inner.capture_request_body).then(|| RequestCapture {
             body: BodyCapture::new(Payload::of(content_type(headers)), s.inner.body_limit),
             secrets: s.inner.secrets.clone(),
+            sealer: s.sealer,
             semconv_duplicate: s.inner.semconv_duplicate,
         })
     }
@@ -504,7 +529,7 @@ impl State {
             }
             if let Some(text) = capture.text().filter(|t| !t.is_empty()) {
                 let text = redact_body(&self.inner.secrets, text);
-                span.set_attribute(KeyValue::new(RESPONSE_BODY_TEXT, text));
+                record_body(&span, RESPONSE_BODY_TEXT, text, self.sealer);
             }
         }
         match ending {

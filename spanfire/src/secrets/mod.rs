@@ -228,6 +228,11 @@ impl Secrets {
         &self.0.names
     }
 
+    /// A number naming this policy while it lives (its address).
+    pub(crate) fn policy_id(&self) -> u64 {
+        Arc::as_ptr(&self.0) as usize as u64
+    }
+
     /// A policy under which every name is a secret: what an invalid configuration falls back
     /// to, so that nothing leaks because a user's pattern was dropped.
     pub(crate) fn everything() -> Self {
