@@ -48,6 +48,8 @@ const VALUE_PATTERNS: &[(&str, &str)] = &[
 pub(crate) struct Scrubber {
     secrets: Secrets,
     values: Option<Regex>,
+    /// Those of [`KNOWN_KEYS`] that do not name a secret under this policy, sorted.
+    clean_keys: Vec<&'static str>,
 }
 
 impl Scrubber {
@@ -56,9 +58,13 @@ impl Scrubber {
             .iter()
             .map(|(_, p)| format!("({p})"))
             .collect();
+        let mut clean_keys: Vec<&'static str> = KNOWN_KEYS.to_vec();
+        clean_keys.retain(|key| secret_key(&secrets, key).is_none());
+        clean_keys.sort_unstable();
         Scrubber {
             secrets,
             values: Regex::new(&alternatives.join("|")).ok(),
+            clean_keys,
         }
     }
 
@@ -171,8 +177,10 @@ impl Scrubber {
     /// by the whole header name (which may contain dots), other attributes by their last
     /// segment (`db.password`).
     fn secret_key<'k>(&self, key: &'k str) -> Option<&'k str> {
-        let name = header_name(key).unwrap_or_else(|| key.rsplit('.').next().unwrap_or(key));
-        self.secrets.names().secret_part(name)
+        if self.clean_keys.binary_search(&key).is_ok() {
+            return None;
+        }
+        secret_key(&self.secrets, key)
     }
 
     /// The scrubbed value, `None` when nothing changed; with `found`, notes the replacements
@@ -278,6 +286,44 @@ impl Scrubber {
     }
 }
 
+/// See [`Scrubber::secret_key`].
+fn secret_key<'k>(secrets: &Secrets, key: &'k str) -> Option<&'k str> {
+    let name = header_name(key).unwrap_or_else(|| key.rsplit('.').next().unwrap_or(key));
+    secrets.names().secret_part(name)
+}
+
+/// Attribute keys of the HTTP semantic conventions and of spanfire's own spans, judged once
+/// when the stage is built rather than for every span (a user's pattern may still make one of
+/// them a secret: `address`, say).
+const KNOWN_KEYS: &[&str] = &[
+    "error.type",
+    "exception.message",
+    "exception.type",
+    "http.connection.state",
+    "http.request.body.form",
+    "http.request.body.size",
+    "http.request.body.text",
+    "http.request.method",
+    "http.request.method_original",
+    "http.request.resend_count",
+    "http.response.body.size",
+    "http.response.body.text",
+    "http.response.status_code",
+    "network.peer.address",
+    "network.peer.port",
+    "network.protocol.version",
+    "server.address",
+    "server.port",
+    "spanfire.cancelled",
+    "tls.next_protocol",
+    "tls.protocol.name",
+    "tls.protocol.version",
+    "url.full",
+    "url.scheme",
+    "url.template",
+    "user_agent.original",
+];
+
 /// The header name of a header attribute key.
 fn header_name(key: &str) -> Option<&str> {
     ["http.request.header.", "http.response.header."]
@@ -340,6 +386,20 @@ mod tests {
 
     fn scrubber() -> Scrubber {
         Scrubber::new(Secrets::default())
+    }
+
+    #[test]
+    fn known_keys_are_judged_by_the_stage_policy() {
+        let address = || [KeyValue::new("server.address", "example.com")];
+        let mut kept = address();
+        scrubber().scrub(&mut kept);
+        assert_eq!(kept[0].value.as_str(), "example.com");
+        let policy = Secrets::default().with_extra_patterns(["address"]).unwrap();
+        let mut scrubbed = address();
+        Scrubber::new(policy).scrub(&mut scrubbed);
+        assert_eq!(scrubbed[0].value.as_str(), "[Scrubbed due to 'address']");
+        let sorted = KNOWN_KEYS.windows(2).all(|w| w[0] < w[1]);
+        assert!(sorted, "KNOWN_KEYS sorted, without duplicates");
     }
 
     #[test]
