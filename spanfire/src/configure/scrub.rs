@@ -43,6 +43,9 @@ const VALUE_PATTERNS: &[(&str, &str)] = &[
     ),
 ];
 
+/// No value pattern matches a text shorter than this (most attribute values are).
+const VALUE_MIN_LEN: usize = 13;
+
 /// The compiled scrubbing stage.
 #[derive(Debug)]
 pub(crate) struct Scrubber {
@@ -269,7 +272,7 @@ impl Scrubber {
         let Some(values) = &self.values else {
             return redacted;
         };
-        if !values.is_match(&redacted) {
+        if redacted.len() < VALUE_MIN_LEN || !values.is_match(&redacted) {
             return redacted;
         }
         let replaced = values.replace_all(&redacted, |caps: &regex::Captures<'_>| {
@@ -386,6 +389,22 @@ mod tests {
 
     fn scrubber() -> Scrubber {
         Scrubber::new(Secrets::default())
+    }
+
+    #[test]
+    fn no_value_pattern_matches_a_text_shorter_than_the_minimum() {
+        for (name, pattern) in VALUE_PATTERNS {
+            let hir = regex_syntax::parse(pattern).unwrap();
+            let shortest = hir.properties().minimum_len().unwrap();
+            assert!(shortest >= VALUE_MIN_LEN, "{name}: {shortest}");
+        }
+        let jwt = "eyJa1b2.c3d4.";
+        assert_eq!(jwt.len(), VALUE_MIN_LEN);
+        assert_ne!(
+            scrubbed("app.note", jwt.into()),
+            Value::from(jwt),
+            "the minimum is reached"
+        );
     }
 
     #[test]
