@@ -171,6 +171,16 @@ fn treatment(secrets: &Secrets, name: &str) -> Treatment {
     }
 }
 
+/// The attribute keys of the known headers (request and response), for the scrubbing stage to
+/// judge once.
+#[cfg(feature = "configure")]
+pub(crate) fn known_header_keys() -> impl Iterator<Item = &'static str> {
+    KNOWN
+        .iter()
+        .filter_map(|name| known_header(name))
+        .flat_map(|k| [k.request, k.response])
+}
+
 /// A header common enough to have its attribute keys as constants (no allocation per request).
 #[derive(Debug, Clone, Copy)]
 struct KnownHeader {

@@ -62,6 +62,7 @@ impl Scrubber {
             .map(|(_, p)| format!("({p})"))
             .collect();
         let mut clean_keys: Vec<&'static str> = KNOWN_KEYS.to_vec();
+        clean_keys.extend(crate::capture::headers::known_header_keys());
         clean_keys.retain(|key| secret_key(&secrets, key).is_none());
         clean_keys.sort_unstable();
         Scrubber {
@@ -419,6 +420,23 @@ mod tests {
         assert_eq!(scrubbed[0].value.as_str(), "[Scrubbed due to 'address']");
         let sorted = KNOWN_KEYS.windows(2).all(|w| w[0] < w[1]);
         assert!(sorted, "KNOWN_KEYS sorted, without duplicates");
+        // known header keys too: secret ones stay secret, the others are kept
+        let headers = || {
+            [
+                KeyValue::new("http.request.header.authorization", "Basic dTpw"),
+                KeyValue::new("http.response.header.content-type", "text/plain"),
+            ]
+        };
+        let mut attrs = headers();
+        scrubber().scrub(&mut attrs);
+        assert_eq!(attrs[0].value.as_str(), "[Scrubbed due to 'auth']");
+        assert_eq!(attrs[1].value.as_str(), "text/plain");
+        assert!(scrubber()
+            .clean_keys
+            .contains(&"http.response.header.content-type"));
+        assert!(!scrubber()
+            .clean_keys
+            .contains(&"http.request.header.authorization"));
     }
 
     #[test]
