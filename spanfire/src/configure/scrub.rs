@@ -13,6 +13,11 @@
 //!   the marker, `key=value` pairs and `Secret-Name: value` lines `REDACTED`, userinfo
 //!   `REDACTED:REDACTED`) and the value patterns (JWTs, bearer tokens, AWS access key ids,
 //!   private key blocks), which need no key to be recognised.
+//!
+//! A captured body that spanfire's instrumentation already redacted under this very policy
+//! arrives *sealed* (see [`crate::capture::seal`]): it is not scanned for secret names a second
+//! time, only for the value patterns. Keys of the HTTP conventions and of the known headers are
+//! judged once, when the stage is built.
 
 use std::borrow::Cow;
 
