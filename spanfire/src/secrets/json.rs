@@ -7,15 +7,19 @@
 //! UTF-8 character boundary.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
 
+use memchr::{memchr, memchr2, memmem};
+
+use super::names::Names;
 use super::{note, Found, PathPart};
 
-/// Replaces the values of keys for which `secret` returns the matched part of the key by
-/// `"<marker(part)>"`. With `notes`, each replacement is noted with its JSON path (keys and
-/// array indices, as far as a cut text lets them be known) and the matched part.
+/// Replaces the values of keys that `names` says are secrets by `"<marker(part)>"`, `part`
+/// being the matched part of the key. With `notes`, each replacement is noted with its JSON
+/// path (keys and array indices, as far as a cut text lets them be known) and the matched part.
 pub(crate) fn scrub_json_values<'t>(
     text: &'t str,
-    secret: &dyn Fn(&str) -> Option<String>,
+    names: &Names,
     marker: &dyn Fn(&str) -> String,
     mut notes: Option<&mut Vec<Found>>,
 ) -> Cow<'t, str> {
@@ -25,24 +29,26 @@ pub(crate) fn scrub_json_values<'t>(
     let mut i = 0;
     // Where the scanner is, kept only when noting: (object key so far | array index) per level.
     let mut path = Path::default();
-    while i < bytes.len() {
-        if bytes[i] != b'"' {
-            if notes.is_some() {
-                path.step(bytes[i]);
-            }
-            i += 1;
-            continue;
-        }
-        let key_end = string_end(bytes, i);
+    loop {
+        let next = match notes {
+            Some(_) => path.step_to_quote(bytes, i),
+            None => memchr(b'"', &bytes[i..]).map(|at| i + at),
+        };
+        let Some(quote) = next else {
+            break;
+        };
+        i = quote;
+        let (key_end, escaped) = string_end(bytes, i);
         let colon = skip_whitespace(bytes, key_end);
         let is_key = colon < bytes.len() && bytes[colon] == b':' && key_end > i + 1;
         if !is_key {
             // A string value may hold JSON of its own (an echoed request body, a log line):
             // redacted inside, then written back as a JSON string.
             let mut inner_notes = notes.is_some().then(Vec::new);
-            if let Some(nested) =
-                nested_json(&text[i..key_end], secret, marker, inner_notes.as_mut())
-            {
+            let nested = escaped
+                .then(|| nested_json(&text[i..key_end], names, marker, inner_notes.as_mut()))
+                .flatten();
+            if let Some(nested) = nested {
                 out.push_str(&text[copied..i]);
                 out.push_str(&nested);
                 copied = key_end;
@@ -50,7 +56,7 @@ pub(crate) fn scrub_json_values<'t>(
                     for found in inner {
                         note(
                             notes,
-                            path.here().into_iter().chain(found.path).collect(),
+                            path.here(text).into_iter().chain(found.path).collect(),
                             found.matched,
                         );
                     }
@@ -60,11 +66,15 @@ pub(crate) fn scrub_json_values<'t>(
             continue;
         }
         let raw_key = &text[i + 1..key_end - 1];
-        let key = unescaped(raw_key);
         if notes.is_some() {
-            path.key(&key);
+            path.key(i + 1..key_end - 1);
         }
-        let Some(matched) = secret(&key) else {
+        let key = if escaped {
+            unescaped(raw_key)
+        } else {
+            Cow::Borrowed(raw_key)
+        };
+        let Some(matched) = names.secret_part(&key).map(str::to_owned) else {
             i = key_end;
             continue;
         };
@@ -72,7 +82,7 @@ pub(crate) fn scrub_json_values<'t>(
         let value_end = value_end(bytes, value_start);
         // Noted also when already redacted (by the instrumentation): where it happened counts.
         if let Some(notes) = notes.as_deref_mut() {
-            note(notes, path.at_key(&key), matched.clone());
+            note(notes, path.at_key(text, &key), matched.clone());
         }
         if already_redacted(&text[value_start..value_end]) {
             i = value_end;
@@ -92,6 +102,12 @@ pub(crate) fn scrub_json_values<'t>(
     Cow::Owned(out)
 }
 
+/// Whether `text` holds a `\u` escape (at any level of escaping), which can spell any letter.
+pub(crate) fn has_unicode_escape(text: &str) -> bool {
+    static FINDER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("\\u"));
+    FINDER.find(text.as_bytes()).is_some()
+}
+
 /// A key as written (`"pass\u0077ord"`) is judged by the name it spells.
 fn unescaped(raw: &str) -> Cow<'_, str> {
     if !raw.contains('\\') {
@@ -107,12 +123,26 @@ fn unescaped(raw: &str) -> Cow<'_, str> {
 #[derive(Default)]
 struct Path(Vec<Level>);
 
+/// A level of a [`Path`]: an object and the byte range of its current key (as written), or an
+/// array and the index of its current element.
 enum Level {
-    Object(Option<String>),
+    Object(Option<std::ops::Range<usize>>),
     Array(usize),
 }
 
 impl Path {
+    /// Follows the structural bytes of `bytes[from..]` up to the next `"`; its index, if any.
+    fn step_to_quote(&mut self, bytes: &[u8], from: usize) -> Option<usize> {
+        for (at, &byte) in bytes.iter().enumerate().skip(from) {
+            match byte {
+                b'"' => return Some(at),
+                b'{' | b'[' | b'}' | b']' | b',' => self.step(byte),
+                _ => {}
+            }
+        }
+        None
+    }
+
     /// Follows a structural byte outside strings.
     fn step(&mut self, byte: u8) {
         match byte {
@@ -130,27 +160,29 @@ impl Path {
         }
     }
 
-    /// Notes the key just read in the current object.
-    fn key(&mut self, key: &str) {
+    /// Notes the key just read in the current object (its range in the text, as written).
+    fn key(&mut self, raw: std::ops::Range<usize>) {
         if let Some(Level::Object(current)) = self.0.last_mut() {
-            *current = Some(key.to_owned());
+            *current = Some(raw);
         }
     }
 
-    /// The path of the value being read.
-    fn here(&self) -> Vec<PathPart> {
+    /// The path of the value being read in `text`.
+    fn here(&self, text: &str) -> Vec<PathPart> {
         self.0
             .iter()
             .filter_map(|level| match level {
-                Level::Object(key) => key.clone().map(|k| PathPart::Key(k.into())),
+                Level::Object(key) => key
+                    .clone()
+                    .map(|raw| PathPart::Key(unescaped(&text[raw]).into_owned().into())),
                 Level::Array(n) => Some(PathPart::Index(*n)),
             })
             .collect()
     }
 
     /// The path of the value of `key` (also when a cut text has no enclosing object).
-    fn at_key(&self, key: &str) -> Vec<PathPart> {
-        let mut path = self.here();
+    fn at_key(&self, text: &str, key: &str) -> Vec<PathPart> {
+        let mut path = self.here(text);
         if !matches!(self.0.last(), Some(Level::Object(_))) {
             path.push(PathPart::Key(key.to_owned().into()));
         }
@@ -162,11 +194,16 @@ impl Path {
 /// escaped JSON with a secret key; `None` when there is nothing to redact.
 fn nested_json(
     literal: &str,
-    secret: &dyn Fn(&str) -> Option<String>,
+    names: &Names,
     marker: &dyn Fn(&str) -> String,
     notes: Option<&mut Vec<Found>>,
 ) -> Option<String> {
-    if !literal.contains("\\\"") {
+    static ESCAPED_QUOTE: LazyLock<memmem::Finder<'static>> =
+        LazyLock::new(|| memmem::Finder::new("\\\""));
+    ESCAPED_QUOTE.find(literal.as_bytes())?;
+    // Unescaping (without `\u`) keeps letters and never joins them: no name in the inner
+    // text, at any depth, can be a secret if none spelled in the literal can.
+    if !has_unicode_escape(literal) && !names.may_name_secret(literal) {
         return None;
     }
     // A cut-off literal (truncated capture) is closed first, without a dangling escape.
@@ -185,7 +222,7 @@ fn nested_json(
         &owned
     };
     let inner: String = serde_json::from_str(complete).ok()?;
-    let redacted = match scrub_json_values(&inner, secret, marker, notes) {
+    let redacted = match scrub_json_values(&inner, names, marker, notes) {
         Cow::Owned(redacted) => redacted,
         Cow::Borrowed(_) => return None,
     };
@@ -206,17 +243,19 @@ fn already_redacted(value: &str) -> bool {
     value == "\"[REDACTED]\"" || value == "\"REDACTED\"" || value.starts_with("\"[Scrubbed due to ")
 }
 
-/// The index just past the string starting at `start` (a `"`), or the end of a cut text.
-fn string_end(bytes: &[u8], start: usize) -> usize {
+/// The index just past the string starting at `start` (a `"`), or the end of a cut text; and
+/// whether the string holds a backslash.
+fn string_end(bytes: &[u8], start: usize) -> (usize, bool) {
+    let mut escaped = false;
     let mut i = start + 1;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'\\' => i += 2,
-            b'"' => return i + 1,
-            _ => i += 1,
+    while let Some(at) = bytes.get(i..).and_then(|rest| memchr2(b'"', b'\\', rest)) {
+        if bytes[i + at] == b'"' {
+            return (i + at + 1, escaped);
         }
+        escaped = true;
+        i += at + 2;
     }
-    bytes.len()
+    (bytes.len(), escaped)
 }
 
 fn skip_whitespace(bytes: &[u8], mut i: usize) -> usize {
@@ -230,7 +269,7 @@ fn skip_whitespace(bytes: &[u8], mut i: usize) -> usize {
 fn value_end(bytes: &[u8], start: usize) -> usize {
     match bytes.get(start) {
         None => start,
-        Some(b'"') => string_end(bytes, start),
+        Some(b'"') => string_end(bytes, start).0,
         Some(b'{' | b'[') => container_end(bytes, start),
         Some(_) => {
             let mut i = start;
@@ -252,7 +291,7 @@ fn container_end(bytes: &[u8], start: usize) -> usize {
     while i < bytes.len() {
         match bytes[i] {
             b'"' => {
-                i = string_end(bytes, i);
+                i = string_end(bytes, i).0;
                 continue;
             }
             b'{' | b'[' => depth += 1,
@@ -273,15 +312,14 @@ fn container_end(bytes: &[u8], start: usize) -> usize {
 mod tests {
     use super::*;
 
-    fn secret(k: &str) -> Option<String> {
-        ["password", "token", "secret"]
-            .iter()
-            .find(|p| k.contains(*p))
-            .map(|p| (*p).to_owned())
+    /// Keys holding `password`, `token` or `secret` are secrets.
+    fn secret() -> Names {
+        let words = ["password", "token", "secret"].map(str::to_owned);
+        Names::new(false, &words).unwrap()
     }
 
     fn scrub(text: &str) -> String {
-        scrub_json_values(text, &secret, &|p| format!("X:{p}"), None).into_owned()
+        scrub_json_values(text, &secret(), &|p| format!("X:{p}"), None).into_owned()
     }
 
     #[test]
@@ -289,7 +327,7 @@ mod tests {
         let mut notes = Vec::new();
         let text =
             r#"{"a":[{"x":1},{"password":"S1"}],"data":"{\"token\":\"S2\"}","secret":{"n":"S3"}}"#;
-        let out = scrub_json_values(text, &secret, &|p| format!("X:{p}"), Some(&mut notes));
+        let out = scrub_json_values(text, &secret(), &|p| format!("X:{p}"), Some(&mut notes));
         assert!(
             !out.contains("S1") && !out.contains("S2") && !out.contains("S3"),
             "{out}"
@@ -385,7 +423,12 @@ mod tests {
     fn untouched_text_is_borrowed() {
         let text = r#"{"a":1}"#;
         assert!(matches!(
-            scrub_json_values(text, &|_| None, &|p| p.to_owned(), None),
+            scrub_json_values(
+                text,
+                &Names::new(false, &[]).unwrap(),
+                &|p| p.to_owned(),
+                None
+            ),
             Cow::Borrowed(_)
         ));
     }

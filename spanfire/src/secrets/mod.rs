@@ -63,6 +63,7 @@
 mod json;
 mod message;
 mod names;
+mod prefilter;
 mod text;
 mod url;
 

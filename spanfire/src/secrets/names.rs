@@ -5,6 +5,8 @@
 
 use regex::{Regex, RegexBuilder};
 
+use super::prefilter::may_match_builtin;
+
 /// The built-in patterns: case-insensitive regular expressions, matched anywhere in a name.
 ///
 /// Logfire's list (password, passwd, mysql_pwd, secret, auth — but not author(s) —, credential,
@@ -75,14 +77,20 @@ impl Names {
         if self.everything {
             return Some(name);
         }
-        if name.is_empty() || NOT_SECRETS.iter().any(|s| s.eq_ignore_ascii_case(name)) {
+        if !self.may_name_secret(name)
+            || name.is_empty()
+            || NOT_SECRETS.iter().any(|s| s.eq_ignore_ascii_case(name))
+        {
             return None;
         }
-        // `is_match` first: most names are not secrets, and it is the cheaper search.
+        // The prefilter (checked above without user patterns) first, then `is_match`: most
+        // names are not secrets, and each is cheaper than what follows.
         let builtin = self
             .builtin
             .as_ref()
-            .filter(|re| re.is_match(name))
+            .filter(|re| {
+                (self.extra.is_none() || may_match_builtin(name.as_bytes())) && re.is_match(name)
+            })
             .and_then(|re| builtin_match(re, name));
         builtin.or_else(|| {
             let re = self.extra.as_ref()?;
@@ -93,6 +101,16 @@ impl Names {
     /// Whether `name` is a secret.
     pub(crate) fn is_secret(&self, name: &str) -> bool {
         self.secret_part(name).is_some()
+    }
+
+    /// Whether a name spelled in `text` may be a secret: `false` guarantees that no substring
+    /// of `text` is one, nor any name made of its pieces without joining letters (JSON
+    /// unescaped without `\u`, a key url-decoded without `%`). Always `true` with user
+    /// patterns (arbitrary regular expressions) and for [`Names::everything`].
+    pub(crate) fn may_name_secret(&self, text: &str) -> bool {
+        self.everything
+            || self.extra.is_some()
+            || (self.builtin.is_some() && may_match_builtin(text.as_bytes()))
     }
 }
 

@@ -10,6 +10,9 @@
 //! - lines: the rest of a `Secret-Name: value` line (a header dump, YAML) becomes `REDACTED`.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::{memchr, memchr3, memmem};
 
 use super::names::Names;
 use super::url::secret_key_part;
@@ -46,30 +49,58 @@ pub(crate) fn redact_text<'a>(
 const MAX_ROUNDS: usize = 4;
 
 /// One round of every pass over `text`.
+///
+/// Which passes run depends on `text` (as it always did); a pass whose input cannot name a
+/// secret (see [`Names::may_name_secret`]) is skipped, since it would change nothing.
 fn redact_once<'a>(
     text: &'a str,
     names: &Names,
     json_marker: &dyn Fn(&str) -> String,
     mut notes: Option<&mut Vec<Found>>,
 ) -> Cow<'a, str> {
+    let bytes = text.as_bytes();
     let mut out = Cow::Borrowed(text);
-    if text.contains('"') {
-        let secret = |key: &str| names.secret_part(key).map(str::to_owned);
+    // Whether a name spelled in `out` may be a secret; recomputed only when a pass changed it.
+    let mut names_here = names.may_name_secret(text);
+    if memchr(b'"', bytes).is_some() && (names_here || super::json::has_unicode_escape(text)) {
         let notes = notes.as_deref_mut();
         out = then(out, |t| {
-            super::json::scrub_json_values(t, &secret, json_marker, notes)
+            super::json::scrub_json_values(t, names, json_marker, notes)
         });
+        names_here = names_here || (matches!(out, Cow::Owned(_)) && names.may_name_secret(&out));
     }
-    if text.contains('=') {
-        out = then(out, |t| redact_pairs(t, names, notes.as_deref_mut()));
+    if memchr(b'=', bytes).is_some() && (names_here || memchr(b'%', out.as_bytes()).is_some()) {
+        let only_encoded = !names_here;
+        out = then(out, |t| {
+            redact_pairs(t, names, only_encoded, notes.as_deref_mut())
+        });
+        names_here = names_here || (matches!(out, Cow::Owned(_)) && names.may_name_secret(&out));
     }
-    if text.contains("://") {
+    if find_scheme_separator(bytes, 0).is_some() {
         out = then(out, |t| redact_userinfo(t, notes.as_deref_mut()));
+        names_here = names_here || (matches!(out, Cow::Owned(_)) && names.may_name_secret(&out));
     }
-    if text.contains(": ") {
+    if names_here && find_colon_space(bytes, 0).is_some() {
         out = then(out, |t| redact_lines(t, names, notes));
     }
     out
+}
+
+/// The index of the first `://` at or after `from`.
+fn find_scheme_separator(bytes: &[u8], from: usize) -> Option<usize> {
+    static FINDER: LazyLock<memmem::Finder<'static>> = LazyLock::new(|| memmem::Finder::new("://"));
+    FINDER.find(&bytes[from..]).map(|at| from + at)
+}
+
+/// The index of the first `: ` at or after `from`.
+fn find_colon_space(bytes: &[u8], mut from: usize) -> Option<usize> {
+    while let Some(colon) = memchr(b':', &bytes[from..]).map(|at| from + at) {
+        if bytes.get(colon + 1) == Some(&b' ') {
+            return Some(colon);
+        }
+        from = colon + 1;
+    }
+    None
 }
 
 /// Applies `f` to the current text, keeping the borrow when `f` changed nothing.
@@ -111,39 +142,45 @@ fn replace_ranges<'a>(text: &'a str, ranges: &[(usize, usize)], with: &str) -> C
     Cow::Owned(out)
 }
 
+/// The `key=value` pass. With `only_encoded` (no name spelled in `text` may be a secret), only
+/// keys with a `%` escape, which can spell any letter, are looked at.
 fn redact_pairs<'a>(
     text: &'a str,
     names: &Names,
+    only_encoded: bool,
     mut notes: Option<&mut Vec<Found>>,
 ) -> Cow<'a, str> {
     let bytes = text.as_bytes();
     let mut ranges = Vec::new();
     let mut i = 0;
-    while let Some(eq) = bytes[i..].iter().position(|&b| b == b'=').map(|p| i + p) {
+    while let Some(eq) = memchr(b'=', &bytes[i..]).map(|p| i + p) {
+        // A kept value may hide another pair (`/search/q=1?token=…`): the scan goes on right
+        // after its `=`; a redacted value is skipped whole.
+        i = eq + 1;
         let key_start = bytes[..eq]
             .iter()
             .rposition(|&b| !is_key_byte(b))
             .map_or(0, |p| p + 1);
+        let key = &text[key_start..eq];
+        if key.is_empty() || (only_encoded && memchr(b'%', key.as_bytes()).is_none()) {
+            continue;
+        }
+        let Some(matched) = secret_key_part(key, names) else {
+            continue;
+        };
         let value_end = bytes[eq + 1..]
             .iter()
             .position(|&b| ends_pair_value(b))
             .map_or(bytes.len(), |p| eq + 1 + p);
         let value = &text[eq + 1..value_end];
-        let secret = (key_start < eq && !value.is_empty() && !already_redacted(value))
-            .then(|| secret_key_part(&text[key_start..eq], names))
-            .flatten();
-        // A redacted value is skipped whole; a kept one may hide another pair
-        // (`/search/q=1?token=…`): the scan goes on right after its `=`.
-        i = match secret {
-            Some(matched) => {
-                ranges.push((eq + 1, value_end));
-                if let Some(notes) = notes.as_deref_mut() {
-                    note(notes, Vec::new(), matched);
-                }
-                value_end.max(eq + 1)
-            }
-            None => eq + 1,
-        };
+        if value.is_empty() || already_redacted(value) {
+            continue;
+        }
+        ranges.push((eq + 1, value_end));
+        if let Some(notes) = notes.as_deref_mut() {
+            note(notes, Vec::new(), matched);
+        }
+        i = value_end.max(eq + 1);
     }
     replace_ranges(text, &ranges, REDACTED)
 }
@@ -152,7 +189,7 @@ fn redact_userinfo<'a>(text: &'a str, mut notes: Option<&mut Vec<Found>>) -> Cow
     let bytes = text.as_bytes();
     let mut ranges = Vec::new();
     let mut i = 0;
-    while let Some(sep) = text[i..].find("://").map(|p| i + p) {
+    while let Some(sep) = find_scheme_separator(bytes, i) {
         let start = sep + 3;
         let end = bytes[start..]
             .iter()
@@ -182,29 +219,39 @@ fn redact_lines<'a>(
     let bytes = text.as_bytes();
     let mut ranges = Vec::new();
     let mut i = 0;
-    while let Some(colon) = text[i..].find(": ").map(|p| i + p) {
+    while let Some(colon) = find_colon_space(bytes, i) {
         let key_start = bytes[..colon]
             .iter()
             .rposition(|&b| !(b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-')))
             .map_or(0, |p| p + 1);
         let value_start = colon + 2;
-        let value_end = bytes[value_start..]
-            .iter()
-            .position(|&b| matches!(b, b'\r' | b'\n' | b'"' | b'\\' | b';' | b'&'))
-            .map_or(bytes.len(), |p| value_start + p);
-        let value = &text[value_start..value_end];
-        let secret = (key_start < colon && !value.trim().is_empty() && !already_redacted(value))
-            .then(|| names.secret_part(&text[key_start..colon]))
-            .flatten();
-        if let Some(matched) = secret {
-            ranges.push((value_start, value_end));
-            if let Some(notes) = notes.as_deref_mut() {
-                note(notes, Vec::new(), matched);
-            }
-        }
+        let value_end = line_value_end(bytes, value_start);
         i = value_end.max(value_start);
+        if key_start == colon {
+            continue;
+        }
+        let Some(matched) = names.secret_part(&text[key_start..colon]) else {
+            continue;
+        };
+        let value = &text[value_start..value_end];
+        if value.trim().is_empty() || already_redacted(value) {
+            continue;
+        }
+        ranges.push((value_start, value_end));
+        if let Some(notes) = notes.as_deref_mut() {
+            note(notes, Vec::new(), matched);
+        }
     }
     replace_ranges(text, &ranges, REDACTED)
+}
+
+/// The end of a `Name: value` line's value starting at `start`: the first `\r`, `\n`, `"`,
+/// `\`, `;` or `&`, or the end of the text.
+fn line_value_end(bytes: &[u8], start: usize) -> usize {
+    let rest = &bytes[start..];
+    let first = memchr3(b'\n', b'"', b'\\', rest).unwrap_or(rest.len());
+    let end = memchr3(b'\r', b';', b'&', &rest[..first]).unwrap_or(first);
+    start + end
 }
 
 #[cfg(test)]

@@ -164,8 +164,14 @@ pub(crate) fn is_secret_key(key: &str, names: &Names) -> bool {
 
 /// The matched part of a url-encoded key, decoded.
 pub(crate) fn secret_key_part(key: &str, names: &Names) -> Option<String> {
-    if !key.contains(['%', '+']) {
+    let has = |byte: u8| key.bytes().any(|b| b == byte);
+    let percent = has(b'%');
+    if !percent && !has(b'+') {
         return names.secret_part(key).map(str::to_owned);
+    }
+    // Decoding `+` (a space) joins no letters: no need to decode what cannot name a secret.
+    if !percent && !names.may_name_secret(key) {
+        return None;
     }
     let decoded: String = url::form_urlencoded::parse(key.as_bytes())
         .map(|(k, _)| k)
