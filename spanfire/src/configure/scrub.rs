@@ -213,10 +213,11 @@ impl Scrubber {
                 .string(key, text.as_str(), found)
                 .map(|s| Value::String(s.into())),
             Value::Array(Array::String(items)) => {
-                let mut scrubbed: Vec<Option<String>> = Vec::with_capacity(items.len());
+                // Allocates only once an item changed (most arrays are one clean header value).
+                let mut scrubbed: Option<Vec<StringValue>> = None;
                 for (i, item) in items.iter().enumerate() {
                     let mut in_item = found.is_some().then(Vec::new);
-                    scrubbed.push(self.string(key, item.as_str(), in_item.as_mut()));
+                    let new = self.string(key, item.as_str(), in_item.as_mut());
                     if let (Some(found), Some(in_item)) = (found.as_deref_mut(), in_item) {
                         for n in in_item {
                             let mut path = vec![PathPart::Index(i)];
@@ -224,16 +225,19 @@ impl Scrubber {
                             note(found, path, n.matched);
                         }
                     }
+                    match (new, &mut scrubbed) {
+                        (Some(new), None) => {
+                            let mut copy: Vec<StringValue> = Vec::with_capacity(items.len());
+                            copy.extend(items[..i].iter().cloned());
+                            copy.push(new.into());
+                            scrubbed = Some(copy);
+                        }
+                        (Some(new), Some(copy)) => copy.push(new.into()),
+                        (None, Some(copy)) => copy.push(item.clone()),
+                        (None, None) => {}
+                    }
                 }
-                if scrubbed.iter().all(Option::is_none) {
-                    return None;
-                }
-                let items: Vec<StringValue> = scrubbed
-                    .into_iter()
-                    .zip(items.iter())
-                    .map(|(new, old)| new.map_or_else(|| old.clone(), StringValue::from))
-                    .collect();
-                Some(Value::Array(items.into()))
+                scrubbed.map(|items| Value::Array(items.into()))
             }
             _ => None,
         }
@@ -411,6 +415,19 @@ mod tests {
             Value::from(jwt),
             "the minimum is reached"
         );
+    }
+
+    #[test]
+    fn string_arrays_are_scrubbed_item_by_item() {
+        let list = |items: &[&'static str]| {
+            let items: Vec<StringValue> = items.iter().map(|s| StringValue::from(*s)).collect();
+            Value::Array(items.into())
+        };
+        let clean = list(&["a", "b"]);
+        assert_eq!(scrubbed("app.list", clean.clone()), clean);
+        let mixed = list(&["a", "token=abc", "b", "x=1"]);
+        let want = list(&["a", "token=REDACTED", "b", "x=1"]);
+        assert_eq!(scrubbed("app.list", mixed), want);
     }
 
     #[test]
