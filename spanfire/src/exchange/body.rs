@@ -231,7 +231,7 @@ mod tests {
             headers: &headers,
             url: None,
         };
-        span.on_response(&http::Method::GET, &head, None);
+        span.on_response(&head, None);
         let body = Scripted {
             frames: frames.into(),
             exact,

@@ -157,6 +157,11 @@ where
 }
 
 /// Maps the request URL to the string recorded as `url.full` (before default redaction).
+///
+/// It runs before the span starts, since samplers see `url.full`; it is not called for a
+/// request whose span the tracer provider's sampler is known to drop whatever its attributes
+/// (an SDK `AlwaysOff`, or a `ParentBased` one under an unsampled parent), which records no
+/// `url.full`.
 pub trait UrlFilter: Send + Sync + 'static {
     /// Returns the string to record for `url`.
     fn filter_url(&self, url: &Url) -> String;

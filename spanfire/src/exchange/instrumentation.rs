@@ -421,6 +421,7 @@ impl HttpClientInstrumentation {
             span_attribute_room(&headers, capture_request_body || capture_response_body)
                 + if semconv.duplicate() { 12 } else { 0 };
         Inner {
+            id: next_id(),
             logical: false,
             span_attribute_room,
             tracer,
@@ -497,8 +498,7 @@ impl HttpClientInstrumentation {
     fn request_tracer(&self) -> RequestTracer {
         #[cfg(feature = "configure")]
         if let Some(sdk) = &self.sdk_tracer {
-            use opentelemetry::trace::TracerProvider;
-            return RequestTracer::Sdk(sdk.tracer_with_scope(scope()));
+            return RequestTracer::sdk(sdk, scope());
         }
         RequestTracer::Boxed(match &self.tracer {
             Some(provider) => BoxedTracer::new(provider.boxed_tracer(scope())),
@@ -518,8 +518,17 @@ fn warn(err: &crate::Error) {
     tracing::warn!(target: "spanfire", "ignoring invalid setting: {err}");
 }
 
+/// A number naming one built instrumentation for the life of the process (never reused, unlike
+/// an address): the key of its entries in the per-thread caches of [`super::intern`].
+fn next_id() -> u64 {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}
+
 /// The state shared by every request of one instrumentation.
 pub(crate) struct Inner {
+    /// This instrumentation's number (see [`next_id`]).
+    pub(crate) id: u64,
     /// Spans of logical requests (around a retry layer), see
     /// [`HttpClientInstrumentation::build_logical`].
     pub(crate) logical: bool,

@@ -123,7 +123,6 @@ pub(crate) struct KnownBody {
 #[derive(Debug)]
 pub(crate) struct Exchange {
     span: RequestSpan,
-    method: Method,
 }
 
 /// What [`Inner::begin`] gives back.
@@ -157,10 +156,7 @@ impl Inner {
             }
             body_capture = None;
         }
-        let exchange = Exchange {
-            span,
-            method: req.method.clone(),
-        };
+        let exchange = Exchange { span };
         Some(Begun {
             exchange,
             body_capture,
@@ -204,7 +200,7 @@ impl Exchange {
         B: http_body::Body,
         B::Error: std::error::Error + 'static,
     {
-        self.span.on_response(&self.method, head, peer);
+        self.span.on_response(head, peer);
         InstrumentedBody::new(body, Some(self.span))
     }
 
@@ -224,7 +220,7 @@ impl Exchange {
         reader: R,
         known: KnownBody,
     ) -> InstrumentedReader<R> {
-        self.span.on_response(&self.method, head, peer);
+        self.span.on_response(head, peer);
         if known.utf8_text {
             self.span.capture_text_as_utf8();
         }
@@ -236,7 +232,7 @@ impl Exchange {
     /// records the head, runs the response hook and ends the span with no body size.
     #[cfg(any(feature = "ureq", feature = "reqwest"))]
     pub(crate) fn respond_discarded(mut self, head: &ResponseHead<'_>, peer: Option<SocketAddr>) {
-        self.span.on_response(&self.method, head, peer);
+        self.span.on_response(head, peer);
         self.span.end_discarded();
     }
 

@@ -100,7 +100,7 @@ mod tests {
             headers: &headers,
             url: None,
         };
-        span.on_response(&method, &head, None);
+        span.on_response(&head, None);
         InstrumentedReader::new(Scripted(script.into()), span, false)
     }
 

@@ -54,15 +54,17 @@ struct State {
     cx: Context,
     recording: bool,
     start: SystemTime,
-    metric_attrs: semconv::MetricAttributes,
+    /// What the metric attributes are made of (made into attributes when recorded).
+    metric: semconv::MetricFacts,
+    /// The request's method is HEAD (its response has no body).
+    head_request: bool,
     head_received: bool,
     empty_by_definition: bool,
     body_bytes: u64,
-    response_capture: Option<BodyCapture>,
+    /// Boxed: most requests capture nothing, and the state moves with the request.
+    response_capture: Option<Box<BodyCapture>>,
     /// Whether captured bodies are sealed for the span's scrubbing stage.
     sealer: Sealer,
-    /// How many of `metric_attrs` are the start attributes (those of `active_requests`).
-    start_attrs: usize,
     request_body_size: Option<u64>,
     /// The connection the request went out on, held (`active`) until the span ends.
     #[cfg(feature = "tower")]
@@ -101,15 +103,88 @@ impl Inner {
         if Context::is_current_telemetry_suppressed() || self.excluded.is_excluded(url.as_str()) {
             return None;
         }
+        let metric = semconv::MetricFacts::of_request(method, url, &super::intern::Interned);
+        if self.opt_in_metrics {
+            self.metrics.add_active(1, &metric.start_attributes());
+        }
+        let parent = crate::propagation::current_parent();
+        let start = SystemTime::now();
+        // The sampler sees the name and the start attributes: they are made unless it is
+        // certain to drop the span whatever they are (nothing else would see them).
+        let predicted_drop = self.tracer.drops(&parent);
+        let (builder, mut filter_panic) = if predicted_drop {
+            let name = semconv::span_name(metric.method());
+            (SpanBuilder::from_name(name), None)
+        } else {
+            self.described(method, url, extensions, &metric)
+        };
+        let builder = builder
+            .with_kind(if self.logical {
+                SpanKind::Internal
+            } else {
+                SpanKind::Client
+            })
+            .with_start_time(start);
+        let captures = self.capture_request_body || self.capture_response_body;
+        if captures {
+            Sealer::before_start();
+        }
+        let (cx, recording) = self.tracer.start(builder, &parent);
+        if predicted_drop && recording {
+            // The sampler was not what its `Debug` text said (see `SamplerView`): the span
+            // records after all, so it gets its name and start attributes now.
+            let (described, panic) = self.described(method, url, extensions, &metric);
+            let span = cx.span();
+            span.update_name(described.name);
+            span.set_attributes(described.attributes.unwrap_or_default());
+            filter_panic = panic;
+        }
+        let sealer = if captures {
+            Sealer::after_start(&self.secrets)
+        } else {
+            Sealer::default()
+        };
+        let cx = if recording && self.connection_phases {
+            crate::connect::Slot::install(&cx, url.scheme() == "https")
+        } else {
+            cx
+        };
+        if let Some(message) = filter_panic {
+            record_panic(&cx.span(), "url_filter", &self.redact_text(&message));
+        }
+        Some(RequestSpan {
+            state: Some(State {
+                inner: Arc::clone(self),
+                edge,
+                cx,
+                recording,
+                start,
+                metric,
+                head_request: *method == Method::HEAD,
+                head_received: false,
+                empty_by_definition: false,
+                body_bytes: 0,
+                response_capture: None,
+                sealer,
+                request_body_size: None,
+                #[cfg(feature = "tower")]
+                connection: None,
+            }),
+        })
+    }
+
+    /// The span's name and start attributes (what the sampler sees), and the URL filter's
+    /// panic message if it panicked.
+    fn described(
+        &self,
+        method: &Method,
+        url: &Url,
+        extensions: &http::Extensions,
+        metric: &semconv::MetricFacts,
+    ) -> (SpanBuilder, Option<String>) {
         let (url_full, filter_panic) = self.url_full(url);
-        let method_attr = semconv::method_attr(method);
-        let (mut attrs, metric_attrs) = semconv::request_start_attributes(
-            method,
-            url,
-            url_full,
-            self.span_attribute_room,
-            &super::intern::Interned,
-        );
+        let mut attrs =
+            semconv::request_start_attributes(method, metric, url_full, self.span_attribute_room);
         let template: Option<StringValue> = match extensions.get::<crate::UrlTemplate>() {
             Some(t) => Some(self.redact_text(&t.0).into()),
             None if self.templates.is_empty() => None,
@@ -119,13 +194,14 @@ impl Inner {
                 .cloned()
                 .map(StringValue::from),
         };
+        let method_name = semconv::span_name(metric.method());
         let name: std::borrow::Cow<'static, str> = match template {
             Some(template) => {
-                let name = format!("{} {}", semconv::span_name(method_attr), template.as_str());
+                let name = format!("{method_name} {}", template.as_str());
                 attrs.push(KeyValue::new(semattr::URL_TEMPLATE, template));
                 name.into()
             }
-            None => semconv::span_name(method_attr).into(),
+            None => method_name.into(),
         };
         if let Some(count) = super::extensions::resend_count(extensions) {
             attrs.push(KeyValue::new(
@@ -142,74 +218,27 @@ impl Inner {
         if self.semconv_duplicate {
             semconv::push_old_span_attributes(&mut attrs);
         }
-        if self.opt_in_metrics {
-            self.metrics.add_active(1, &metric_attrs);
-        }
-        let parent = crate::propagation::current_parent();
-        let start = SystemTime::now();
-        let builder = SpanBuilder::from_name(name)
-            .with_kind(if self.logical {
-                SpanKind::Internal
-            } else {
-                SpanKind::Client
-            })
-            .with_start_time(start)
-            .with_attributes(attrs);
-        let captures = self.capture_request_body || self.capture_response_body;
-        if captures {
-            Sealer::before_start();
-        }
-        let cx = self.tracer.start(builder, &parent);
-        let sealer = if captures {
-            Sealer::after_start(&self.secrets)
-        } else {
-            Sealer::default()
-        };
-        let recording = cx.span().is_recording();
-        let cx = if recording && self.connection_phases {
-            crate::connect::Slot::install(&cx, url.scheme() == "https")
-        } else {
-            cx
-        };
-        let metric_attrs_len = metric_attrs.len();
-        if let Some(message) = filter_panic {
-            record_panic(&cx.span(), "url_filter", &self.redact_text(&message));
-        }
-        Some(RequestSpan {
-            state: Some(State {
-                inner: Arc::clone(self),
-                edge,
-                cx,
-                recording,
-                start,
-                metric_attrs,
-                head_received: false,
-                empty_by_definition: false,
-                body_bytes: 0,
-                response_capture: None,
-                sealer,
-                start_attrs: metric_attrs_len,
-                request_body_size: None,
-                #[cfg(feature = "tower")]
-                connection: None,
-            }),
-        })
+        let builder = SpanBuilder::from_name(name).with_attributes(attrs);
+        (builder, filter_panic)
     }
 
     /// `url.full`: the URL filter's output (or the URL) with default redaction applied, and the
     /// panic message if the filter panicked.
-    fn url_full(&self, url: &Url) -> (String, Option<String>) {
-        let names = self.secrets.names();
+    fn url_full(&self, url: &Url) -> (StringValue, Option<String>) {
         let Some(filter) = &self.url_filter else {
-            return (secrets::redact_parsed(url, names).into_owned(), None);
+            return (self.redacted_url(url), None);
         };
         match catch(|| filter.filter_url(url)) {
-            Ok(filtered) => (self.secrets.redact_url(&filtered).into_owned(), None),
-            Err(message) => (
-                secrets::redact_parsed(url, names).into_owned(),
-                Some(message),
-            ),
+            Ok(filtered) => (self.secrets.redact_url(&filtered).into_owned().into(), None),
+            Err(message) => (self.redacted_url(url), Some(message)),
         }
+    }
+
+    /// The URL with default redaction applied, shared with the last requests to the same URL
+    /// on this thread when there is nothing to redact (see [`super::intern::url_full`]).
+    fn redacted_url(&self, url: &Url) -> StringValue {
+        let names = self.secrets.names();
+        super::intern::url_full(self.id, url.as_str(), || secrets::redact_parsed(url, names))
     }
 
     /// Free text (a panic message, a template) as the secrets policy lets it be recorded.
@@ -349,15 +378,10 @@ impl RequestSpan {
 
     /// Records the response head: status, protocol, peer, error status for 4xx/5xx, response
     /// headers, the head event; then runs the response hook.
-    pub(crate) fn on_response(
-        &mut self,
-        method: &Method,
-        head: &ResponseHead<'_>,
-        peer: Option<SocketAddr>,
-    ) {
+    pub(crate) fn on_response(&mut self, head: &ResponseHead<'_>, peer: Option<SocketAddr>) {
         let Some(s) = &mut self.state else { return };
         s.head_received = true;
-        s.empty_by_definition = *method == Method::HEAD
+        s.empty_by_definition = s.head_request
             || head.status == StatusCode::NO_CONTENT
             || head.status == StatusCode::NOT_MODIFIED
             || head.status.is_informational()
@@ -365,18 +389,7 @@ impl RequestSpan {
                 .headers
                 .get(http::header::CONTENT_LENGTH)
                 .is_some_and(|v| v.as_bytes() == b"0");
-        s.metric_attrs.push(KeyValue::new(
-            semattr::HTTP_RESPONSE_STATUS_CODE,
-            i64::from(head.status.as_u16()),
-        ));
-        if let Some(v) = semconv::protocol_version(head.version) {
-            s.metric_attrs
-                .push(KeyValue::new(semattr::NETWORK_PROTOCOL_VERSION, v));
-        }
-        if head.status.as_u16() >= 400 {
-            s.metric_attrs
-                .push(semconv::error_type_of_code(head.status));
-        }
+        s.metric.note_response(head.status, head.version);
         if !s.recording {
             return;
         }
@@ -406,7 +419,8 @@ impl RequestSpan {
         }
         if s.inner.capture_response_body {
             let payload = Payload::of(content_type(head.headers));
-            s.response_capture = Some(BodyCapture::new(payload, s.inner.body_limit));
+            let capture = BodyCapture::new(payload, s.inner.body_limit);
+            s.response_capture = Some(Box::new(capture));
         }
         s.run_response_hook(&ResponseOutcome::Response(*head));
     }
@@ -470,7 +484,7 @@ impl RequestSpan {
         if let Some(capture) = &mut s.response_capture {
             if matches!(capture.payload(), Payload::Text(_)) {
                 let utf8 = Payload::Text(encoding_rs::UTF_8);
-                *capture = BodyCapture::new(utf8, s.inner.body_limit);
+                **capture = BodyCapture::new(utf8, s.inner.body_limit);
             }
         }
     }
@@ -543,15 +557,7 @@ impl State {
             }
             Ending::Complete | Ending::Discarded => {}
             Ending::Failed(failure) => {
-                let kind = failure.kind.as_str();
-                if !self
-                    .metric_attrs
-                    .iter()
-                    .any(|kv| kv.key.as_str() == semattr::ERROR_TYPE)
-                {
-                    self.metric_attrs
-                        .push(KeyValue::new(semattr::ERROR_TYPE, kind));
-                }
+                self.metric.note_error(failure.kind);
                 if self.recording {
                     record_failure(&span, &failure, self.inner.secrets.names());
                 }
@@ -563,18 +569,20 @@ impl State {
             }
         }
         let metrics = &self.inner.metrics;
+        let mut attrs = semconv::MetricAttributes::new();
+        self.metric.attributes_into(&mut attrs);
         if !self.inner.logical {
             // the attempts of a logical request record their own
-            metrics.record_duration(elapsed.as_secs_f64(), &self.metric_attrs);
-            metrics.record_old_duration(elapsed.as_secs_f64(), &self.metric_attrs);
+            metrics.record_duration(elapsed.as_secs_f64(), &attrs);
+            metrics.record_old_duration(elapsed.as_secs_f64(), &attrs);
         }
         if self.inner.opt_in_metrics {
-            metrics.add_active(-1, &self.metric_attrs[..self.start_attrs]);
+            metrics.add_active(-1, &self.metric.start_attributes());
             if let Some(size) = self.request_body_size {
-                metrics.record_request_size(size, &self.metric_attrs);
+                metrics.record_request_size(size, &attrs);
             }
             if body_read {
-                metrics.record_response_size(self.body_bytes, &self.metric_attrs);
+                metrics.record_response_size(self.body_bytes, &attrs);
             }
         }
         span.end_with_timestamp(self.start + elapsed);
@@ -633,6 +641,205 @@ mod tests {
                 short_type_name(full),
                 opentelemetry::Value::from(want),
                 "{full}"
+            );
+        }
+    }
+}
+
+/// What the sampler sees and what an unsampled exchange still records.
+#[cfg(all(test, feature = "configure"))]
+mod sampling_tests {
+    use crate::exchange::{Edge, Outgoing};
+    use crate::hooks::ResponseHead;
+    use http::{HeaderMap, Method, StatusCode, Version};
+    use opentelemetry::trace::{Link, SpanKind, TraceId};
+    use opentelemetry::{Context, KeyValue};
+    use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+    use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+    use opentelemetry_sdk::trace::{
+        InMemorySpanExporter, Sampler, SamplingDecision, SamplingResult, SdkTracerProvider,
+        ShouldSample, SpanData,
+    };
+
+    /// Samples the spans whose start attributes have a `url.full` with `/sampled` in it.
+    #[derive(Debug, Clone)]
+    struct ByUrl;
+
+    impl ShouldSample for ByUrl {
+        fn should_sample(
+            &self,
+            _: Option<&Context>,
+            _: TraceId,
+            name: &str,
+            _: &SpanKind,
+            attributes: &[KeyValue],
+            _: &[Link],
+        ) -> SamplingResult {
+            let wanted = attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == "url.full" && kv.value.as_str().contains("/sampled"));
+            assert_eq!(name, "GET");
+            SamplingResult {
+                decision: if wanted {
+                    SamplingDecision::RecordAndSample
+                } else {
+                    SamplingDecision::Drop
+                },
+                attributes: Vec::new(),
+                trace_state: Default::default(),
+            }
+        }
+    }
+
+    /// One GET to `url` (response 200, body read): the exported spans' names, the
+    /// `traceparent` sent, and the attributes of the recorded durations.
+    fn exchange(
+        sampler: impl ShouldSample + 'static,
+        url: &str,
+    ) -> (Vec<SpanData>, Option<String>, Vec<Vec<KeyValue>>) {
+        let spans = InMemorySpanExporter::default();
+        let metrics = InMemoryMetricExporter::default();
+        let tracer = SdkTracerProvider::builder()
+            .with_sampler(sampler)
+            .with_simple_exporter(spans.clone())
+            .build();
+        let meter = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(metrics.clone()).build())
+            .build();
+        let inner = crate::HttpClientInstrumentation::new()
+            .tracer_provider(tracer)
+            .meter_provider(meter.clone())
+            .env_source(|_| None)
+            .build();
+        let url = url::Url::parse(url).unwrap();
+        let mut headers = HeaderMap::new();
+        let extensions = http::Extensions::new();
+        let begun = inner
+            .begin(
+                &Edge::GENERIC,
+                Outgoing {
+                    method: &Method::GET,
+                    url: &url,
+                    headers: &mut headers,
+                    extensions: &extensions,
+                    buffered_body: None,
+                    body_size: None,
+                },
+            )
+            .unwrap();
+        let response_headers = HeaderMap::new();
+        let head = ResponseHead {
+            status: StatusCode::OK,
+            version: Version::HTTP_11,
+            headers: &response_headers,
+            url: None,
+        };
+        let body =
+            begun
+                .exchange
+                .respond(&head, None, http_body_util::Full::new(bytes::Bytes::new()));
+        drop(body);
+        meter.force_flush().unwrap();
+        let durations = metrics
+            .get_finished_metrics()
+            .unwrap()
+            .last()
+            .map(|rm| {
+                rm.scope_metrics()
+                    .flat_map(|s| s.metrics())
+                    .filter(|m| m.name() == "http.client.request.duration")
+                    .flat_map(|m| match m.data() {
+                        AggregatedMetrics::F64(MetricData::Histogram(h)) => h
+                            .data_points()
+                            .map(|p| p.attributes().cloned().collect())
+                            .collect::<Vec<Vec<KeyValue>>>(),
+                        _ => Vec::new(),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let traceparent = headers
+            .get("traceparent")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (spans.get_finished_spans().unwrap(), traceparent, durations)
+    }
+
+    /// A custom sampler whose `Debug` text is the SDK's `AlwaysOff`, and which samples all.
+    #[derive(Debug, Clone)]
+    struct AlwaysOff;
+
+    impl ShouldSample for AlwaysOff {
+        fn should_sample(
+            &self,
+            _: Option<&Context>,
+            _: TraceId,
+            _: &str,
+            _: &SpanKind,
+            _: &[KeyValue],
+            _: &[Link],
+        ) -> SamplingResult {
+            SamplingResult {
+                decision: SamplingDecision::RecordAndSample,
+                attributes: Vec::new(),
+                trace_state: Default::default(),
+            }
+        }
+    }
+
+    #[test]
+    fn a_sampler_that_is_not_what_its_debug_text_says_still_gets_whole_spans() {
+        let (spans, traceparent, _) = exchange(AlwaysOff, "http://127.0.0.1:1/get?token=t");
+        assert_eq!(spans.len(), 1);
+        assert!(traceparent.unwrap().ends_with("-01"));
+        let url = spans[0]
+            .attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == "url.full")
+            .map(|kv| kv.value.as_str().into_owned());
+        assert_eq!(
+            url.as_deref(),
+            Some("http://127.0.0.1:1/get?token=REDACTED")
+        );
+        assert_eq!(spans[0].name, "GET");
+    }
+
+    #[test]
+    fn a_sampler_of_unknown_kind_sees_the_start_attributes() {
+        let (spans, traceparent, _) = exchange(ByUrl, "http://127.0.0.1:1/sampled?x=1");
+        assert_eq!(spans.len(), 1);
+        assert!(traceparent.unwrap().ends_with("-01"));
+        let (spans, traceparent, durations) = exchange(ByUrl, "http://127.0.0.1:1/other");
+        assert!(spans.is_empty());
+        assert!(traceparent.unwrap().ends_with("-00"));
+        assert_eq!(durations.len(), 1);
+    }
+
+    #[test]
+    fn an_unsampled_request_still_propagates_and_records_its_duration() {
+        for sampler in [
+            Sampler::AlwaysOff,
+            Sampler::ParentBased(Box::new(Sampler::AlwaysOff)),
+        ] {
+            let (spans, traceparent, durations) = exchange(sampler, "http://127.0.0.1:1/get");
+            assert!(spans.is_empty());
+            let traceparent = traceparent.expect("trace context injected");
+            assert_eq!(traceparent.len(), 55);
+            assert!(traceparent.ends_with("-00"), "{traceparent}");
+            let mut keys: Vec<String> = durations[0]
+                .iter()
+                .map(|kv| format!("{}={}", kv.key, kv.value))
+                .collect();
+            keys.sort();
+            assert_eq!(
+                keys,
+                [
+                    "http.request.method=GET",
+                    "http.response.status_code=200",
+                    "network.protocol.version=1.1",
+                    "server.address=127.0.0.1",
+                    "server.port=1",
+                    "url.scheme=http",
+                ]
             );
         }
     }

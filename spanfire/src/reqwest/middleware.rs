@@ -172,8 +172,20 @@ fn respond(res: Response, exchange: Exchange) -> Response {
         url: Some(&url),
     };
     let body = exchange.respond(&head, peer, body);
-    if let Ok(with_url) = http::Response::builder().url(url).body(()) {
-        parts.extensions.extend(with_url.into_parts().0.extensions);
-    }
+    restore_url(&mut parts, url);
     Response::from(http::Response::from_parts(parts, reqwest::Body::wrap(body)))
+}
+
+/// Puts the response URL back among the extensions of `parts`. Only reqwest's builder extension
+/// can write it: the builder is handed the response's own extensions, so that the URL goes
+/// into their map (no second map made and merged).
+fn restore_url(parts: &mut http::response::Parts, url: url::Url) {
+    let mut builder = http::Response::builder();
+    if let Some(extensions) = builder.extensions_mut() {
+        *extensions = std::mem::take(&mut parts.extensions);
+    }
+    // A fresh builder holds no error: this is always `Ok`.
+    if let Ok(with_url) = builder.url(url).body(()) {
+        parts.extensions = with_url.into_parts().0.extensions;
+    }
 }

@@ -2,7 +2,7 @@
 
 use http::{Method, StatusCode, Version};
 use opentelemetry::trace::Status;
-use opentelemetry::KeyValue;
+use opentelemetry::{KeyValue, StringValue};
 use opentelemetry_semantic_conventions::attribute as semattr;
 use url::Url;
 
@@ -36,44 +36,137 @@ pub(crate) fn span_name(method_attr: &'static str) -> &'static str {
 /// scheme), then status, protocol version and error type. Kept inline: no allocation.
 pub(crate) type MetricAttributes = smallvec::SmallVec<[KeyValue; 8]>;
 
-/// The attributes given when the span starts, so that samplers see them, and the metric
-/// attributes known at start (the same values, shared).
+/// What the metric attributes of a request are made of, kept small — it travels with the
+/// request, moved from future to future — and made into [`MetricAttributes`] only when a
+/// measurement is recorded.
+#[derive(Debug, Clone)]
+pub(crate) struct MetricFacts {
+    /// `server.address` (shared with the span's attribute).
+    host: Option<StringValue>,
+    /// `url.scheme`.
+    scheme: StringValue,
+    /// `http.request.method`.
+    method: &'static str,
+    /// `server.port`.
+    port: Option<u16>,
+    /// `http.response.status_code` (and, for 4xx/5xx, `error.type`), once the head arrived.
+    status: Option<StatusCode>,
+    /// `network.protocol.version`, once the head arrived.
+    version: Option<Version>,
+    /// The `error.type` of a failed request without an error status.
+    error: Option<super::ErrorKind>,
+}
+
+impl MetricFacts {
+    /// The facts known when the request starts.
+    pub(crate) fn of_request(method: &Method, url: &Url, strings: &impl Strings) -> Self {
+        MetricFacts {
+            // Shared: the span and the metric hold the same per-thread cached string.
+            host: url
+                .host_str()
+                .map(|host| strings.host(host_without_brackets(host))),
+            scheme: scheme_attr(url.scheme()),
+            method: method_attr(method),
+            port: url.port_or_known_default(),
+            status: None,
+            version: None,
+            error: None,
+        }
+    }
+
+    /// The response head arrived: its status and protocol.
+    pub(crate) fn note_response(&mut self, status: StatusCode, version: Version) {
+        self.status = Some(status);
+        self.version = Some(version);
+    }
+
+    /// The request failed with this error (the `error.type` unless its status gives one).
+    pub(crate) fn note_error(&mut self, kind: super::ErrorKind) {
+        self.error.get_or_insert(kind);
+    }
+
+    /// `http.request.method`, as the span name needs it.
+    pub(crate) fn method(&self) -> &'static str {
+        self.method
+    }
+
+    /// The attributes known at start (those of `http.client.active_requests`).
+    pub(crate) fn start_attributes(&self) -> MetricAttributes {
+        let mut attrs = MetricAttributes::new();
+        self.push_start(&mut attrs);
+        attrs
+    }
+
+    /// Appends every attribute known so far, in this order: method, server address and port,
+    /// scheme, status code, protocol version, error type.
+    pub(crate) fn attributes_into(&self, attrs: &mut MetricAttributes) {
+        self.push_start(attrs);
+        if let Some(status) = self.status {
+            let code = i64::from(status.as_u16());
+            attrs.push(KeyValue::new(semattr::HTTP_RESPONSE_STATUS_CODE, code));
+        }
+        if let Some(v) = self.version.and_then(protocol_version) {
+            attrs.push(KeyValue::new(semattr::NETWORK_PROTOCOL_VERSION, v));
+        }
+        match (self.status, self.error) {
+            (Some(status), _) if status.as_u16() >= 400 => attrs.push(error_type_of_code(status)),
+            (_, Some(kind)) => attrs.push(KeyValue::new(semattr::ERROR_TYPE, kind.as_str())),
+            _ => {}
+        }
+    }
+
+    /// Appends the start attributes: method, server address and port, scheme.
+    fn push_start(&self, attrs: &mut impl Push) {
+        attrs.push_kv(KeyValue::new(semattr::HTTP_REQUEST_METHOD, self.method));
+        if let Some(host) = &self.host {
+            attrs.push_kv(KeyValue::new(semattr::SERVER_ADDRESS, host.clone()));
+        }
+        if let Some(port) = self.port {
+            attrs.push_kv(KeyValue::new(semattr::SERVER_PORT, i64::from(port)));
+        }
+        attrs.push_kv(KeyValue::new(semattr::URL_SCHEME, self.scheme.clone()));
+    }
+}
+
+/// A list attributes are appended to, one at a time (no iterator moved around).
+trait Push {
+    fn push_kv(&mut self, kv: KeyValue);
+}
+
+impl Push for Vec<KeyValue> {
+    fn push_kv(&mut self, kv: KeyValue) {
+        self.push(kv);
+    }
+}
+
+impl Push for MetricAttributes {
+    fn push_kv(&mut self, kv: KeyValue) {
+        self.push(kv);
+    }
+}
+
+/// The attributes given when the span starts, so that samplers see them: the metric attributes
+/// known at start (the same values, shared), `url.full` and, for an unknown method, its original.
 ///
 /// `url_full` is the already filtered and redacted URL. `capacity` is the room to make for all
 /// the span's attributes: the SDK keeps this `Vec` as the span's, so with room for those set
 /// later (response head, body, captured headers) it does not grow on the request path.
 pub(crate) fn request_start_attributes(
     method: &Method,
-    url: &Url,
-    url_full: String,
+    facts: &MetricFacts,
+    url_full: StringValue,
     capacity: usize,
-    strings: &impl Strings,
-) -> (Vec<KeyValue>, MetricAttributes) {
-    let method_attr = method_attr(method);
-    let mut metric = MetricAttributes::new();
-    metric.push(KeyValue::new(semattr::HTTP_REQUEST_METHOD, method_attr));
-    if let Some(host) = url.host_str() {
-        // Shared: the span and the metric hold the same per-thread cached string.
-        let host = strings.host(host_without_brackets(host));
-        metric.push(KeyValue::new(semattr::SERVER_ADDRESS, host));
-    }
-    if let Some(port) = url.port_or_known_default() {
-        metric.push(KeyValue::new(semattr::SERVER_PORT, i64::from(port)));
-    }
-    metric.push(KeyValue::new(
-        semattr::URL_SCHEME,
-        scheme_attr(url.scheme()),
-    ));
+) -> Vec<KeyValue> {
     let mut attrs = Vec::with_capacity(capacity);
-    attrs.extend(metric.iter().cloned());
+    facts.push_start(&mut attrs);
     attrs.push(KeyValue::new(semattr::URL_FULL, url_full));
-    if method_attr == "_OTHER" {
+    if facts.method == "_OTHER" {
         attrs.push(KeyValue::new(
             semattr::HTTP_REQUEST_METHOD_ORIGINAL,
             method.as_str().to_owned(),
         ));
     }
-    (attrs, metric)
+    attrs
 }
 
 fn host_without_brackets(host: &str) -> &str {
@@ -82,7 +175,7 @@ fn host_without_brackets(host: &str) -> &str {
         .unwrap_or(host)
 }
 
-fn scheme_attr(scheme: &str) -> opentelemetry::Value {
+fn scheme_attr(scheme: &str) -> StringValue {
     match scheme {
         "http" => "http".into(),
         "https" => "https".into(),
@@ -125,26 +218,22 @@ impl Strings for Fresh {
     }
 }
 
-/// The attributes set when the response head arrives, as an iterator (no allocation).
-pub(crate) fn response_attributes(
+/// The attributes set when the response head arrives, as an iterator (no allocation) that makes
+/// each attribute as it is asked for: it stays small, however far it is handed down.
+pub(crate) fn response_attributes<'s>(
     status: StatusCode,
     version: Version,
     peer: Option<std::net::SocketAddr>,
-    strings: &impl Strings,
-) -> impl Iterator<Item = KeyValue> {
+    strings: &'s impl Strings,
+) -> impl Iterator<Item = KeyValue> + 's {
     let code = i64::from(status.as_u16());
-    [
-        Some(KeyValue::new(semattr::HTTP_RESPONSE_STATUS_CODE, code)),
-        protocol_version(version).map(|v| KeyValue::new(semattr::NETWORK_PROTOCOL_VERSION, v)),
-        peer.map(|p| {
-            let ip = strings.ip(p.ip());
-            KeyValue::new(semattr::NETWORK_PEER_ADDRESS, ip)
-        }),
-        peer.map(|p| KeyValue::new(semattr::NETWORK_PEER_PORT, i64::from(p.port()))),
-        (code >= 400).then(|| error_type_of_code(status)),
-    ]
-    .into_iter()
-    .flatten()
+    (0..5u8).filter_map(move |i| match i {
+        0 => Some(KeyValue::new(semattr::HTTP_RESPONSE_STATUS_CODE, code)),
+        1 => protocol_version(version).map(|v| KeyValue::new(semattr::NETWORK_PROTOCOL_VERSION, v)),
+        2 => peer.map(|p| KeyValue::new(semattr::NETWORK_PEER_ADDRESS, strings.ip(p.ip()))),
+        3 => peer.map(|p| KeyValue::new(semattr::NETWORK_PEER_PORT, i64::from(p.port()))),
+        _ => (code >= 400).then(|| error_type_of_code(status)),
+    })
 }
 
 /// `error.type` for a 4xx/5xx status: the code as text.
@@ -187,8 +276,11 @@ mod tests {
         ];
         for (input, port, scheme) in cases {
             let url = Url::parse(input).unwrap();
-            let (attrs, metric) =
-                request_start_attributes(&Method::GET, &url, input.to_owned(), 12, &Fresh);
+            let facts = MetricFacts::of_request(&Method::GET, &url, &Fresh);
+            let attrs = request_start_attributes(&Method::GET, &facts, input.to_owned().into(), 12);
+            let mut metric = MetricAttributes::new();
+            facts.attributes_into(&mut metric);
+            assert_eq!(metric.len(), 3 + usize::from(port.is_some()), "{input}");
             for kv in &metric {
                 assert_eq!(get(&attrs, kv.key.as_str()), Some(&kv.value), "{input}");
             }
@@ -211,7 +303,10 @@ mod tests {
     fn unknown_methods_are_other_with_the_original() {
         let url = Url::parse("http://h/").unwrap();
         let m = Method::from_bytes(b"PURGE").unwrap();
-        let (attrs, metric) = request_start_attributes(&m, &url, String::new(), 12, &Fresh);
+        let facts = MetricFacts::of_request(&m, &url, &Fresh);
+        let attrs = request_start_attributes(&m, &facts, String::new().into(), 12);
+        let mut metric = MetricAttributes::new();
+        facts.attributes_into(&mut metric);
         assert_eq!(get(&metric, "http.request.method_original"), None);
         assert_eq!(
             get(&attrs, "http.request.method"),

@@ -10,8 +10,8 @@ mod error_type;
 mod stability;
 
 pub(crate) use attrs::{
-    error_type_of_code, method_attr, protocol_version, request_start_attributes,
-    response_attributes, span_name, status_of_code, MetricAttributes, Strings,
+    request_start_attributes, response_attributes, span_name, status_of_code, MetricAttributes,
+    MetricFacts, Strings,
 };
 pub use error_type::ErrorKind;
 pub(crate) use stability::{
