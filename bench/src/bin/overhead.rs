@@ -65,6 +65,8 @@ use spanfire::HttpClientInstrumentation;
 use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 
+#[path = "../shared/bodies.rs"]
+mod bodies;
 #[path = "overhead/floor.rs"]
 mod floor;
 #[path = "overhead/pipeline.rs"]
@@ -597,20 +599,7 @@ struct Row {
 
 /// A 1 KiB JSON document (the request body of the POST rows).
 fn kib_json() -> Bytes {
-    let mut s = String::from(r#"{"items":["#);
-    let mut i = 0;
-    while s.len() < 1024 - 40 {
-        let _ = write!(s, r#""item-{i:04}-abcdefghij","#);
-        i += 1;
-    }
-    s.pop();
-    s.push_str(r#"],"pad":""#);
-    while s.len() < 1024 - 2 {
-        s.push('x');
-    }
-    s.push_str(r#""}"#);
-    debug_assert_eq!(s.len(), 1024);
-    Bytes::from(s)
+    Bytes::from(bodies::kib_json())
 }
 
 fn reqwest_client() -> Result<reqwest::Client, BoxError> {

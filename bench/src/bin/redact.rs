@@ -22,6 +22,10 @@ use std::process::{Command, ExitCode};
 
 use spanfire::Secrets;
 
+#[path = "../shared/bodies.rs"]
+mod bodies;
+use bodies::kib_json;
+
 /// The bodies: (name, what it is, policy, text).
 fn bodies() -> Vec<(&'static str, &'static str, Secrets, String)> {
     let default = Secrets::default;
@@ -87,22 +91,6 @@ fn bodies() -> Vec<(&'static str, &'static str, Secrets, String)> {
     ]
 }
 
-/// A 1 KiB JSON document (the request body of the overhead bench's POST rows).
-fn kib_json() -> String {
-    let mut s = String::from(r#"{"items":["#);
-    let mut i = 0;
-    while s.len() < 1024 - 40 {
-        let _ = write!(s, r#""item-{i:04}-abcdefghij","#);
-        i += 1;
-    }
-    s.pop();
-    s.push_str(r#"],"pad":""#);
-    while s.len() < 1024 - 2 {
-        s.push('x');
-    }
-    s.push_str(r#""}"#);
-    s
-}
 
 /// What httpbin's `POST /post` answers to `body` (a JSON object of `items` and `pad`).
 fn httpbin_echo(body: &str) -> String {

@@ -39,6 +39,10 @@
 //! `configure().scrubbing(secrets)` sets it, and (with `install_globals`, the default) makes it
 //! the policy of every instrumentation built afterwards that was not given one with
 //! [`HttpClientInstrumentation::secrets`](crate::HttpClientInstrumentation::secrets).
+//! A body that the instrumentation captured and redacted under the stage's very policy is not
+//! scanned for secret names a second time (it is *sealed*: see `capture/seal.rs`); the value
+//! patterns (JWTs, bearer tokens, AWS access key ids, private keys) still run on it, and
+//! anything else written under a body's key is scanned as before.
 //!
 //! # Vocabulary
 //!
