@@ -91,7 +91,6 @@ fn bodies() -> Vec<(&'static str, &'static str, Secrets, String)> {
     ]
 }
 
-
 /// What httpbin's `POST /post` answers to `body` (a JSON object of `items` and `pad`).
 fn httpbin_echo(body: &str) -> String {
     let parsed: serde_json::Value = serde_json::from_str(body).expect("JSON");

@@ -24,7 +24,7 @@ use std::cell::Cell;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
-use opentelemetry::{KeyValue, StringValue, Value};
+use opentelemetry::{KeyValue, StringValue};
 
 use crate::Secrets;
 
@@ -38,6 +38,7 @@ thread_local! {
 
 /// The scrubbing stage, from its span processor's `on_start`: the span being started on this
 /// thread will be scrubbed with `policy`.
+#[cfg(feature = "configure")]
 pub(crate) fn note_stage(policy: &Secrets) {
     STARTED.with(|s| s.set(policy.policy_id()));
 }
@@ -77,6 +78,7 @@ impl Sealer {
 
 /// The seals among `attributes`, removed from them; empty (and nothing moved) when there are
 /// none.
+#[cfg(feature = "configure")]
 pub(crate) fn take_seals(attributes: &mut Vec<KeyValue>) -> Vec<i64> {
     if !attributes
         .iter()
@@ -89,7 +91,7 @@ pub(crate) fn take_seals(attributes: &mut Vec<KeyValue>) -> Vec<i64> {
         if kv.key.as_str() != SEAL_ATTRIBUTE {
             return true;
         }
-        if let Value::I64(seal) = kv.value {
+        if let opentelemetry::Value::I64(seal) = kv.value {
             seals.push(seal);
         }
         false
@@ -98,6 +100,7 @@ pub(crate) fn take_seals(attributes: &mut Vec<KeyValue>) -> Vec<i64> {
 }
 
 /// Whether `text` is the very string one of `seals` was made for, under policy `secrets`.
+#[cfg(feature = "configure")]
 pub(crate) fn is_sealed(seals: &[i64], text: &str, secrets: &Secrets) -> bool {
     if seals.is_empty() || text.is_empty() {
         return false;
@@ -116,12 +119,12 @@ fn seal_of(text: &str, policy: u64) -> i64 {
 }
 
 /// The seal of `value` under `secrets`, whether or not a stage is installed (for tests).
-#[cfg(test)]
+#[cfg(all(test, feature = "configure"))]
 pub(crate) fn seal_for_tests(value: &StringValue, secrets: &Secrets) -> KeyValue {
     KeyValue::new(SEAL_ATTRIBUTE, seal_of(value.as_str(), secrets.policy_id()))
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "configure"))]
 mod tests {
     use super::*;
 
