@@ -359,7 +359,7 @@ fuzz_target!(|input: Input| {
         })
         .collect();
     // Whether every marked secret must be gone.
-    let mut no_secret = true;
+    let no_secret = true;
     let (key, text, expect) = match &input.shape {
         Shape::Json { pretty, wrap, cut } => {
             let object: serde_json::Map<String, serde_json::Value> = input
