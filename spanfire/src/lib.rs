@@ -280,6 +280,35 @@ pub mod __fuzz {
         }
     }
 
+    /// What configure()'s scrubbing stage (default patterns) makes of a response body that the
+    /// instrumentation captured as `text` and redacted (default patterns): `(sealed,
+    /// unsealed)` — the body as the instrumentation records it (sealed: not scanned for names
+    /// again) and the same text written by anybody else (scanned). They must be equal.
+    #[cfg(feature = "configure")]
+    pub fn scrub_captured_body(text: &str) -> (String, String) {
+        use opentelemetry::{KeyValue, StringValue};
+        static SCRUBBER: std::sync::OnceLock<crate::configure::Scrubber> =
+            std::sync::OnceLock::new();
+        let scrubber =
+            SCRUBBER.get_or_init(|| crate::configure::Scrubber::new(crate::Secrets::default()));
+        let captured = crate::Secrets::default().redact_text(text).into_owned();
+        let run = |sealed: bool| {
+            let value = StringValue::from(captured.clone());
+            let mut attributes = Vec::with_capacity(2);
+            if sealed {
+                let seal = crate::capture::seal::seal_for_tests(&value, &crate::Secrets::default());
+                attributes.push(seal);
+            }
+            attributes.push(KeyValue::new(crate::RESPONSE_BODY_TEXT, value));
+            scrubber.scrub_sealed(&mut attributes);
+            let body = attributes.pop().map(|kv| kv.value.as_str().into_owned());
+            (body.unwrap_or_default(), attributes.len())
+        };
+        let (sealed, left) = run(true);
+        assert_eq!(left, 0, "the seal is removed");
+        (sealed, run(false).0)
+    }
+
     /// Runs the export scrubber of `configure()` (default patterns) over `attributes`.
     #[cfg(feature = "configure")]
     pub fn scrub(attributes: &mut [opentelemetry::KeyValue]) {

@@ -119,7 +119,7 @@ fn seal_of(text: &str, policy: u64) -> i64 {
 }
 
 /// The seal of `value` under `secrets`, whether or not a stage is installed (for tests).
-#[cfg(all(test, feature = "configure"))]
+#[cfg(all(feature = "configure", any(test, feature = "__fuzz")))]
 pub(crate) fn seal_for_tests(value: &StringValue, secrets: &Secrets) -> KeyValue {
     KeyValue::new(SEAL_ATTRIBUTE, seal_of(value.as_str(), secrets.policy_id()))
 }
