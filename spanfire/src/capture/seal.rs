@@ -113,9 +113,14 @@ fn seal_of(text: &str, policy: u64) -> i64 {
     static KEY: OnceLock<u64> = OnceLock::new();
     let key = *KEY.get_or_init(|| std::collections::hash_map::RandomState::new().hash_one(1));
     let address = text.as_ptr() as u64;
-    // an empty string has no address of its own: never sealed
-    let empty = if text.is_empty() { u64::MAX } else { 0 };
-    (address ^ policy.rotate_left(17) ^ key ^ empty) as i64
+    // an empty string has no address of its own: never sealed; the length too names the string
+    // (two strings may start at one address, one a prefix of the other)
+    let len = if text.is_empty() {
+        u64::MAX
+    } else {
+        (text.len() as u64).rotate_left(47)
+    };
+    (address ^ policy.rotate_left(17) ^ key ^ len) as i64
 }
 
 /// The seal of `value` under `secrets`, whether or not a stage is installed (for tests).
