@@ -165,6 +165,11 @@ mod tests {
             !is_sealed(&seals, &copy, &policy),
             "an equal copy is not sealed"
         );
+        let prefix = &value.as_str()[..5];
+        assert!(
+            !is_sealed(&seals, prefix, &policy),
+            "a prefix at the same address is not"
+        );
         assert!(!is_sealed(&seals, value.as_str(), &Secrets::none()));
         assert!(!is_sealed(&seals, "", &policy));
     }
