@@ -54,16 +54,7 @@ pub(crate) fn url_full<'u>(
     url: &'u str,
     redact: impl FnOnce() -> std::borrow::Cow<'u, str>,
 ) -> opentelemetry::StringValue {
-    let hit = URLS.try_with(|cell| {
-        let cache = cell.try_borrow().ok()?;
-        let (_, s) = cache
-            .entries
-            .iter()
-            .flatten()
-            .find(|(k, s)| *k == id && &**s == url)?;
-        Some(Arc::clone(s))
-    });
-    if let Ok(Some(value)) = hit {
+    if let Some(value) = find(&URLS, |k, s| *k == id && &**s == url) {
         return value.into();
     }
     match redact() {
@@ -74,6 +65,24 @@ pub(crate) fn url_full<'u>(
         }
         other => other.into_owned().into(),
     }
+}
+
+/// The entry of `cache` that `matches`; `None` also when the thread-local storage is gone
+/// (thread exit) or already borrowed: no caching then, the same value made afresh.
+fn find<K: 'static>(
+    cache: &'static LocalKey<RefCell<Cache<K>>>,
+    matches: impl Fn(&K, &Arc<str>) -> bool,
+) -> Option<Arc<str>> {
+    let hit = cache.try_with(|cell| {
+        let cache = cell.try_borrow().ok()?;
+        let (_, s) = cache
+            .entries
+            .iter()
+            .flatten()
+            .find(|(k, s)| matches(k, s))?;
+        Some(Arc::clone(s))
+    });
+    hit.ok().flatten()
 }
 
 /// Keeps `value` under `key` in `cache`, replacing the entries in turn.
@@ -92,17 +101,7 @@ fn lookup<K: 'static>(
     matches: impl Fn(&K, &Arc<str>) -> bool,
     make: impl FnOnce() -> (K, Arc<str>),
 ) -> Arc<str> {
-    // Thread-local storage gone (thread exit) or already borrowed: no caching, same value.
-    let hit = cache.try_with(|cell| {
-        let cache = cell.try_borrow().ok()?;
-        let (_, s) = cache
-            .entries
-            .iter()
-            .flatten()
-            .find(|(k, s)| matches(k, s))?;
-        Some(Arc::clone(s))
-    });
-    if let Ok(Some(value)) = hit {
+    if let Some(value) = find(cache, matches) {
         return value;
     }
     let (key, value) = make();
