@@ -171,7 +171,10 @@ impl Scrubber {
     ) {
         for kv in attributes.iter_mut() {
             if let Value::String(text) = &kv.value {
-                if seal::is_sealed(seals, text.as_str(), &self.secrets) {
+                // A key that names a secret still has its whole value replaced, sealed or not.
+                if seal::is_sealed(seals, text.as_str(), &self.secrets)
+                    && self.secret_key(kv.key.as_str()).is_none()
+                {
                     if let Cow::Owned(v) = self.values_noting(Cow::Borrowed(text.as_str()), None) {
                         kv.value = Value::String(v.into());
                     }
@@ -503,6 +506,15 @@ mod tests {
         assert!(
             !copy.contains("hunter2") && copy.contains(jwt),
             "unsealed: {copy}"
+        );
+        // a policy under which the body's key itself names a secret: the whole value goes
+        let by_key = Secrets::default().with_extra_patterns(["text"]).unwrap();
+        let mut span = crate::testing::span_data("GET", sealed(&by_key), Status::Unset);
+        Scrubber::new(by_key).scrub_span(&mut span);
+        assert_eq!(span.attributes.len(), 1, "{:?}", span.attributes);
+        assert_eq!(
+            span.attributes[0].value.as_str(),
+            "[Scrubbed due to 'text']"
         );
         for (attrs, noting, why) in [
             (sealed(&Secrets::none()), false, "another policy"),
