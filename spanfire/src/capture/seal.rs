@@ -11,7 +11,7 @@
 //! thread-local which policy it applies), removes every seal from the ended span, and for a
 //! body attribute whose string is the sealed one skips the name-based passes (whose output the
 //! body already is: redaction is idempotent); the value patterns (JWTs, bearer tokens, keys)
-//! still run. A value written by anybody else — a hook, another instrumentation, a second
+//! still run, and a key the policy calls a secret still has its whole value replaced. A value written by anybody else — a hook, another instrumentation, a second
 //! attribute under the same key — is another string at another address, and is scanned.
 //!
 //! The address cannot be reused while the seal is checked: the SDK only appends attributes,

@@ -16,7 +16,7 @@
 //!
 //! A captured body that spanfire's instrumentation already redacted under this very policy
 //! arrives *sealed* (see [`crate::capture::seal`]): it is not scanned for secret names a second
-//! time, only for the value patterns. Keys of the HTTP conventions and of the known headers are
+//! time, only for the value patterns (a secret key still has its whole value replaced). Keys of the HTTP conventions and of the known headers are
 //! judged once, when the stage is built.
 
 use std::borrow::Cow;
