@@ -196,6 +196,17 @@ fn place_threads(concurrency: usize, main_tid: libc::pid_t, one_cpu: bool) {
     );
 }
 
+/// The client's runtime: `--client-threads` workers named `bench-client`, each registered as a
+/// client thread (its CPU and allocations are the client's).
+fn client_runtime(args: &Args) -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(args.client_threads)
+        .thread_name("bench-client")
+        .on_thread_start(register_client_thread)
+        .enable_all()
+        .build()
+}
+
 /// Marks the current thread as a server thread: its allocations and CPU are the server's.
 fn register_server_thread() {
     register_tid(&SERVER_TIDS);
@@ -350,12 +361,7 @@ fn run(args: Args) -> Result<(), BoxError> {
         drop(server);
         return Ok(());
     }
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.client_threads)
-        .thread_name("bench-client")
-        .on_thread_start(register_client_thread)
-        .enable_all()
-        .build()?;
+    let client_rt = client_runtime(&args)?;
     let _entered = client_rt.enter();
     // SAFETY: gettid has no preconditions.
     let main_tid = unsafe { libc::gettid() };

@@ -50,7 +50,7 @@ use tokio::net::TcpListener;
 use tokio::runtime::Runtime;
 
 use super::{
-    kib_json, place_threads, process_cpu, register_client_thread, reqwest_client, run_batch, Args,
+    client_runtime, kib_json, place_threads, process_cpu, reqwest_client, run_batch, Args,
     BoxError, Row, Runner, SpanCheck, Workload, CLIENT_ALLOCS,
 };
 
@@ -426,12 +426,7 @@ pub(crate) fn run_child(args: &Args, key: &str) -> Result<(), BoxError> {
         .first()
         .ok_or("--child needs --concurrency")?;
     let requests = args.requests(concurrency);
-    let client_rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(args.client_threads)
-        .thread_name("bench-client")
-        .on_thread_start(register_client_thread)
-        .enable_all()
-        .build()?;
+    let client_rt = client_runtime(args)?;
     let _entered = client_rt.enter();
 
     // The pipeline, as a configure() user builds it (see the module docs).
