@@ -20,6 +20,8 @@ mod logfire;
 mod logfire_attrs;
 mod otel_env;
 mod otlp;
+mod otlp_http;
+pub(crate) mod otlp_proto;
 mod pipeline;
 mod scrub;
 mod shutdown;
@@ -215,9 +217,10 @@ impl ConfigureBuilder {
     /// explicit settings. For tests (no `std::env::set_var`, which races with other threads)
     /// and for embedding (settings kept somewhere other than the process environment).
     ///
-    /// One exception: opentelemetry-otlp 0.33 also adds the `OTEL_EXPORTER_OTLP_HEADERS` /
-    /// `..._<SIGNAL>_HEADERS` of the *process* environment to its requests, and has no switch
-    /// to stop it.
+    /// One exception: for metrics, and for traces over HTTP/JSON or gRPC, opentelemetry-otlp
+    /// 0.33 also adds the `OTEL_EXPORTER_OTLP_HEADERS` / `..._<SIGNAL>_HEADERS` of the
+    /// *process* environment to its requests, and has no switch to stop it. Traces over
+    /// HTTP/protobuf (the default) go through spanfire's own exporter, which does not.
     ///
     /// Default: the process environment.
     pub fn env_source(

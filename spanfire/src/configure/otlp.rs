@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use opentelemetry_otlp::{Protocol, WithExportConfig, WithHttpConfig};
 
 use super::otel_env::SignalEnv;
+use super::otlp_http::{ProtobufExporter, SpanTransport};
 
 /// Env var with the Logfire write token.
 pub const ENV_LOGFIRE_TOKEN: &str = "LOGFIRE_TOKEN";
@@ -148,16 +149,30 @@ impl Destination {
         &self,
         protocol: OtlpProtocol,
         otel: &SignalEnv,
-    ) -> Result<opentelemetry_otlp::SpanExporter, crate::Error> {
+    ) -> Result<SpanTransport, crate::Error> {
         let builder = opentelemetry_otlp::SpanExporter::builder();
         let built = match protocol {
             #[cfg(feature = "grpc")]
             OtlpProtocol::Grpc => self.grpc(builder.with_tonic(), otel).build(),
+            OtlpProtocol::HttpProtobuf => {
+                let url = self.http_url(self.traces.as_ref(), otel);
+                check_scheme(url)?;
+                // Values url-decoded once, as opentelemetry-otlp's `with_headers` does.
+                let headers: Vec<(String, String)> = self
+                    .merged_headers(otel, true)
+                    .into_iter()
+                    .map(|(k, v)| (k, super::otel_env::url_decode(&v).unwrap_or(v)))
+                    .collect();
+                return ProtobufExporter::new(url, &headers, otel.timeout)
+                    .map(SpanTransport::Protobuf);
+            }
             _ => self
                 .http(builder.with_http(), self.traces.as_ref(), protocol, otel)?
                 .build(),
         };
-        built.map_err(|e| crate::Error::telemetry("building the OTLP span exporter", e))
+        built
+            .map(SpanTransport::Otlp)
+            .map_err(|e| crate::Error::telemetry("building the OTLP span exporter", e))
     }
 
     pub(crate) fn metric_exporter(

@@ -8,6 +8,7 @@ mod body_props;
 mod collector;
 mod concurrency;
 mod connections;
+mod export_http;
 mod front_counts;
 mod frontends;
 mod hostile;
