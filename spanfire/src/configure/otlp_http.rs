@@ -14,12 +14,18 @@
 //!   jitter) on a transport error and on status 429, 502, 503, 504; a `Retry-After` (seconds)
 //!   on 429/503 seeds the backoff (capped at 30 s); no retry starts, and no backoff sleeps,
 //!   past the timeout counted from the first attempt;
+//! - unlike opentelemetry-otlp, once an export got no response at all on any attempt (the
+//!   collector is down or unreachable), the exports that follow make one attempt each, without
+//!   retries, until one gets a response: with the collector down, a flush or shutdown with a
+//!   full queue would otherwise wait ≈ 0.8 s of backoff per batch (≈ 4 s for the 2,048-span
+//!   queue), and the export thread would spend that time not draining the queue;
 //! - a partial success in the response (`rejected_spans`) is reported as a warning (tracing
 //!   target `spanfire`), the export itself succeeded;
 //! - after shutdown every export fails.
 //!
 //! OTLP/HTTP JSON and gRPC keep opentelemetry-otlp's exporters ([`SpanTransport`]).
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -104,6 +110,9 @@ pub(crate) struct ProtobufExporter {
     timeout: Duration,
     retry: Retry,
     resource: Resource,
+    /// The last export found no collector (no response on any attempt): exports make one
+    /// attempt, not retries, until one gets a response.
+    unreachable: AtomicBool,
 }
 
 /// What one attempt came to, when it failed.
@@ -188,6 +197,7 @@ impl ProtobufExporter {
             timeout,
             retry: Retry::default(),
             resource: Resource::builder_empty().build(),
+            unreachable: AtomicBool::new(false),
         })
     }
 
@@ -239,18 +249,33 @@ impl ProtobufExporter {
         };
         let start = Instant::now();
         let (mut attempt, mut delay, mut cap) = (0, self.retry.initial_delay, self.retry.max_delay);
+        // While the collector is known to be unreachable, one attempt per export.
+        let max_retries = if self.unreachable.load(Ordering::Relaxed) {
+            0
+        } else {
+            self.retry.max_retries
+        };
         loop {
             let failure = match self.attempt(&client, &body) {
                 Ok(response) => {
+                    self.unreachable.store(false, Ordering::Relaxed);
                     warn_partial_success(&response);
                     return Ok(());
                 }
                 Err(failure) => failure,
             };
+            let transport = matches!(failure, Failure::Transport(_));
+            if !transport {
+                // An answer, whatever it says: the collector is there.
+                self.unreachable.store(false, Ordering::Relaxed);
+            }
             let Some(server_delay) = failure.retry() else {
                 return Err(failure.into_error());
             };
-            if attempt >= self.retry.max_retries || start.elapsed() >= self.timeout {
+            if attempt >= max_retries || start.elapsed() >= self.timeout {
+                if transport {
+                    self.unreachable.store(true, Ordering::Relaxed);
+                }
                 return Err(failure.into_error());
             }
             attempt += 1;
@@ -262,6 +287,9 @@ impl ProtobufExporter {
             }
             let sleep = delay.saturating_add(jitter(self.retry.max_jitter)).min(cap);
             if sleep >= self.timeout.saturating_sub(start.elapsed()) {
+                if transport {
+                    self.unreachable.store(true, Ordering::Relaxed);
+                }
                 return Err(failure.into_error());
             }
             std::thread::sleep(sleep);

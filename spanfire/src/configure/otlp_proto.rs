@@ -44,8 +44,6 @@
 //! `AnyValue` (no value: OTLP's empty value) and an array of an unknown kind as an empty
 //! `ArrayValue`. opentelemetry 0.33 has no such variant.
 
-// Used by the exporter once it sends these bytes; until then only by the tests and the bench.
-
 use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 

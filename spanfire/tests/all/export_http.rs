@@ -21,12 +21,12 @@ type Seen = Arc<Mutex<Vec<(Instant, http::HeaderMap, bytes::Bytes)>>>;
 
 /// A receiver on 127.0.0.1 answering the n-th request on `/v1/traces` with `script[n]`
 /// (status, extra header, body); the last entry answers every later request.
-async fn receiver(script: Vec<Answer>) -> (String, Seen) {
+async fn receiver(script: Vec<Answer>, at: &str) -> (String, Seen) {
     let seen = Seen::default();
     let log = Arc::clone(&seen);
     let script = Arc::new(script);
     let addr = Serve::new()
-        .start(move |req: http::Request<hyper::body::Incoming>| {
+        .start_at(at, move |req: http::Request<hyper::body::Incoming>| {
             let (log, script) = (Arc::clone(&log), Arc::clone(&script));
             async move {
                 let traces = req.uri().path() == "/v1/traces";
@@ -108,7 +108,7 @@ fn start(script: Vec<Answer>) -> (String, Seen, tokio::runtime::Runtime) {
         .enable_all()
         .build()
         .unwrap();
-    let (url, seen) = rt.block_on(receiver(script));
+    let (url, seen) = rt.block_on(receiver(script, "127.0.0.1:0"));
     (url, seen, rt)
 }
 
@@ -239,14 +239,18 @@ fn a_partial_success_is_still_an_export() {
     assert_eq!(seen.lock().unwrap().len(), 1, "not retried");
 }
 
-#[test]
-fn a_refused_connection_is_retried_then_counted() {
-    // A port nothing listens on: bind, note the port, close.
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+/// A port nothing listens on: bind, note the port, close.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
+        .port()
+}
+
+#[test]
+fn a_refused_connection_is_retried_then_counted() {
+    let port = free_port();
     let telemetry = configure(&format!("http://127.0.0.1:{port}"), &[]);
     let stats = telemetry.export_stats();
     end_spans(&telemetry, 2);
@@ -257,4 +261,57 @@ fn a_refused_connection_is_retried_then_counted() {
     let took = began.elapsed();
     assert!(took >= Duration::from_millis(700), "retried: {took:?}");
     assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+/// Once an export got no response on any attempt, the next ones make one attempt each (a
+/// flush with the collector down does not wait for backoff per batch), until an export gets
+/// an answer: then retries are back.
+#[test]
+fn an_unreachable_collector_costs_one_attempt_per_export_until_it_answers() {
+    let port = free_port();
+    let telemetry = configure(&format!("http://127.0.0.1:{port}"), &[]);
+    let stats = telemetry.export_stats();
+    let flush = |n| {
+        end_spans(&telemetry, n);
+        let began = Instant::now();
+        let _ = telemetry.tracer_provider().force_flush();
+        began.elapsed()
+    };
+    let first = flush(1);
+    assert!(first >= Duration::from_millis(700), "retried: {first:?}");
+    let second = flush(1);
+    assert!(
+        second < Duration::from_millis(300),
+        "one attempt: {second:?}"
+    );
+    assert_eq!((stats.exported(), stats.failed()), (0, 2));
+
+    // The collector comes (back) on that port: 503 once, then 200.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap();
+    let (_, seen) = rt.block_on(receiver(
+        vec![
+            (200, None, Vec::new()),
+            (503, None, Vec::new()),
+            (200, None, Vec::new()),
+        ],
+        &format!("127.0.0.1:{port}"),
+    ));
+    flush(1);
+    assert_eq!(
+        (stats.exported(), stats.failed()),
+        (1, 2),
+        "one attempt suffices"
+    );
+    flush(1);
+    assert_eq!(
+        (stats.exported(), stats.failed()),
+        (2, 2),
+        "a 503 is retried again"
+    );
+    assert_eq!(seen.lock().unwrap().len(), 3);
+    telemetry.shutdown().expect("shutdown");
 }

@@ -55,7 +55,19 @@ impl Serve {
         B::Data: Send,
         B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        self.start_at("127.0.0.1:0", handle).await
+    }
+
+    /// [`start`](Self::start) on a given address (a port a test chose earlier).
+    pub async fn start_at<H, F, B>(self, addr: &str, handle: H) -> SocketAddr
+    where
+        H: Fn(Request<Incoming>) -> F + Clone + Send + Sync + 'static,
+        F: Future<Output = Response<B>> + Send + 'static,
+        B: http_body::Body + Send + 'static,
+        B::Data: Send,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let listener = tokio::net::TcpListener::bind(addr).await.unwrap();
         let addr = listener.local_addr().unwrap();
         let Serve { conn, tls } = self;
         let conn = Arc::new(conn);
