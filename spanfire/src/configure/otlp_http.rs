@@ -15,10 +15,12 @@
 //!   on 429/503 seeds the backoff (capped at 30 s); no retry starts, and no backoff sleeps,
 //!   past the timeout counted from the first attempt;
 //! - unlike opentelemetry-otlp, once an export got no response at all on any attempt (the
-//!   collector is down or unreachable), the exports that follow make one attempt each, without
-//!   retries, until one gets a response: with the collector down, a flush or shutdown with a
-//!   full queue would otherwise wait ≈ 0.8 s of backoff per batch (≈ 4 s for the 2,048-span
-//!   queue), and the export thread would spend that time not draining the queue;
+//!   collector is down or unreachable), each export that follows first probes the collector
+//!   with an empty request, once, without retries; without an answer the batch fails at once,
+//!   unencoded; any answer ends the probing, and the batch is sent as usual. With the collector
+//!   down, a flush or shutdown with a full queue would otherwise sit through ≈ 0.8 s of
+//!   backoff per batch (≈ 4 s for the 2,048-span queue), and batches that cannot be delivered
+//!   would be encoded for nothing;
 //! - a partial success in the response (`rejected_spans`) is reported as a warning (tracing
 //!   target `spanfire`), the export itself succeeded;
 //! - after shutdown every export fails.
@@ -249,7 +251,7 @@ impl ProtobufExporter {
         };
         let start = Instant::now();
         let (mut attempt, mut delay, mut cap) = (0, self.retry.initial_delay, self.retry.max_delay);
-        // While the collector is known to be unreachable, one attempt per export.
+        // While the collector is known to be unreachable (a probe), one attempt.
         let max_retries = if self.unreachable.load(Ordering::Relaxed) {
             0
         } else {
@@ -300,6 +302,16 @@ impl ProtobufExporter {
 
 impl SpanExporter for ProtobufExporter {
     async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        if self.unreachable.load(Ordering::Relaxed) {
+            // Probe with an empty request (one attempt): a batch is encoded only for a
+            // collector that answers. Any answer ends the probing; no answer fails the batch.
+            let mut probe = Vec::new();
+            super::otlp_proto::encode_trace_request(&[], &self.resource, &mut probe);
+            let probed = self.send(Bytes::from(probe));
+            if self.unreachable.load(Ordering::Relaxed) {
+                return probed;
+            }
+        }
         let mut body = Vec::new();
         super::otlp_proto::encode_trace_request(&batch, &self.resource, &mut body);
         drop(batch);
