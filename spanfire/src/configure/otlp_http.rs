@@ -112,8 +112,8 @@ pub(crate) struct ProtobufExporter {
     timeout: Duration,
     retry: Retry,
     resource: Resource,
-    /// The last export found no collector (no response on any attempt): exports make one
-    /// attempt, not retries, until one gets a response.
+    /// The last attempt found no collector (no response on any attempt of an export): each
+    /// export probes first (see [`SpanExporter::export`]), until an attempt gets an answer.
     unreachable: AtomicBool,
 }
 
@@ -165,8 +165,9 @@ impl ProtobufExporter {
         headers: &[(String, String)],
         timeout: Duration,
     ) -> Result<ProtobufExporter, crate::Error> {
+        // The URL is not quoted: it may carry credentials.
         let url = reqwest::Url::parse(url).map_err(|e| {
-            crate::Error::config(format!("{url} is not a valid OTLP/HTTP traces URL: {e}"))
+            crate::Error::config(format!("the OTLP/HTTP traces URL is not valid: {e}"))
         })?;
         let client = std::thread::Builder::new()
             .name("spanfire-otlp-client".into())
@@ -377,5 +378,73 @@ fn warn_partial_success(body: &[u8]) {
                 partial.error_message
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A URL that does not parse is a configuration error that does not quote it: it may
+    /// carry credentials.
+    #[test]
+    fn an_invalid_url_is_a_config_error_without_the_url() {
+        for url in [
+            "not a url",
+            "http://user:s3cret@[::1",
+            "http://collector:99999/v1/traces",
+        ] {
+            let err = ProtobufExporter::new(url, &[], Duration::from_secs(1)).unwrap_err();
+            assert!(err.is_config(), "{err}");
+            let text = err.to_string();
+            assert!(text.contains("OTLP/HTTP traces URL"), "{text}");
+            assert!(!text.contains("s3cret") && !text.contains(url), "{text}");
+        }
+    }
+
+    /// Invalid headers are skipped (as opentelemetry-otlp does), the content type is always
+    /// protobuf, and a header set twice keeps the last value.
+    #[test]
+    fn headers_are_validated_and_the_content_type_is_set() {
+        let headers = [
+            ("x-ok".to_owned(), "1".to_owned()),
+            ("bad name".to_owned(), "v".to_owned()),
+            ("x-bad-value".to_owned(), "line\nbreak".to_owned()),
+            ("content-type".to_owned(), "text/plain".to_owned()),
+        ];
+        let e = ProtobufExporter::new("http://127.0.0.1:4318/v1/traces", &headers, Duration::ZERO)
+            .unwrap();
+        assert_eq!(e.headers["x-ok"], "1");
+        assert_eq!(e.headers["content-type"], "application/x-protobuf");
+        assert_eq!(e.headers.len(), 2, "{:?}", e.headers);
+    }
+
+    #[test]
+    fn retryable_statuses_are_those_of_otlp_http() {
+        let status = |status| Failure::Status {
+            status,
+            retry_after: None,
+        };
+        for s in [429, 502, 503, 504] {
+            assert_eq!(status(s).retry(), Some(None), "{s}");
+        }
+        for s in [400, 401, 403, 404, 413, 500, 501] {
+            assert_eq!(status(s).retry(), None, "{s}");
+        }
+        assert_eq!(Failure::Transport("refused".into()).retry(), Some(None));
+        let throttled = Failure::Status {
+            status: 429,
+            retry_after: Some(Duration::from_secs(2)),
+        };
+        assert_eq!(throttled.retry(), Some(Some(Duration::from_secs(2))));
+    }
+
+    #[test]
+    fn jitter_stays_within_its_bound() {
+        let max = Duration::from_millis(100);
+        assert!((0..200).all(|_| jitter(max) <= max));
+        assert_eq!(jitter(Duration::ZERO), Duration::ZERO);
+        let distinct: std::collections::HashSet<Duration> = (0..50).map(|_| jitter(max)).collect();
+        assert!(distinct.len() > 5, "random: {distinct:?}");
     }
 }
