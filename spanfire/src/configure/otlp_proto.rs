@@ -479,16 +479,8 @@ fn put_key_value(w: &mut Writer<'_>, tag: u8, key: &str, value: &Value) {
     match value {
         Value::String(s) => {
             let s = s.as_str().as_bytes();
-            let value_len = field_len(s.len());
-            if put_key(w, tag, key, value_len) {
-                w.array([KV_VALUE, value_len as u8, ANY_STRING, s.len() as u8]);
-            } else {
-                w.byte(KV_VALUE);
-                w.varint(value_len as u64);
-                w.byte(ANY_STRING);
-                w.varint(s.len() as u64);
-            }
-            w.bytes(s);
+            put_key(w, tag, key, field_len(s.len()));
+            put_string_value(w, KV_VALUE, s);
         }
         Value::Bool(b) => {
             put_key(w, tag, key, 2);
@@ -528,6 +520,21 @@ fn put_key_value(w: &mut Writer<'_>, tag: u8, key: &str, value: &Value) {
             w.array([KV_VALUE, 0]);
         }
     }
+}
+
+/// Field `tag` holding an `AnyValue` with the string `s`.
+#[inline(always)]
+fn put_string_value(w: &mut Writer<'_>, tag: u8, s: &[u8]) {
+    let value_len = field_len(s.len());
+    if value_len < 0x80 {
+        w.array([tag, value_len as u8, ANY_STRING, s.len() as u8]);
+    } else {
+        w.byte(tag);
+        w.varint(value_len as u64);
+        w.byte(ANY_STRING);
+        w.varint(s.len() as u64);
+    }
+    w.bytes(s);
 }
 
 /// Writes the field `tag`, the `KeyValue`'s length and its key, for a value (`AnyValue`) of
@@ -600,17 +607,7 @@ fn put_array(w: &mut Writer<'_>, array: &Array) {
         }
         Array::String(v) => {
             for s in v {
-                let s = s.as_str().as_bytes();
-                let value_len = field_len(s.len());
-                if value_len < 0x80 {
-                    w.array([ARRAY_VALUES, value_len as u8, ANY_STRING, s.len() as u8]);
-                } else {
-                    w.byte(ARRAY_VALUES);
-                    w.varint(value_len as u64);
-                    w.byte(ANY_STRING);
-                    w.varint(s.len() as u64);
-                }
-                w.bytes(s);
+                put_string_value(w, ARRAY_VALUES, s.as_str().as_bytes());
             }
         }
         _ => {}
