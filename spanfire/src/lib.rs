@@ -132,6 +132,16 @@ pub struct ReadmeDoctests;
 pub mod __fuzz {
     use std::collections::VecDeque;
 
+    /// configure()'s OTLP/protobuf trace export request encoder.
+    #[cfg(feature = "configure")]
+    pub fn encode_trace_request(
+        spans: &[opentelemetry_sdk::trace::SpanData],
+        resource: &opentelemetry_sdk::Resource,
+        out: &mut Vec<u8>,
+    ) {
+        crate::configure::otlp_proto::encode_trace_request(spans, resource, out);
+    }
+
     use bytes::Buf;
     use opentelemetry::{Array, Value};
 
