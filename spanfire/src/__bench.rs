@@ -124,13 +124,3 @@ pub fn capture_body(content_type: Option<&str>, limit: usize, chunks: &[&[u8]]) 
     }
     capture.text()
 }
-
-/// `configure()`'s OTLP/protobuf trace export request encoder (`bench/src/bin/encode.rs`).
-#[cfg(feature = "configure")]
-pub fn encode_trace_request(
-    spans: &[opentelemetry_sdk::trace::SpanData],
-    resource: &opentelemetry_sdk::Resource,
-    out: &mut Vec<u8>,
-) {
-    crate::configure::otlp_proto::encode_trace_request(spans, resource, out);
-}

@@ -132,7 +132,8 @@ pub struct ReadmeDoctests;
 pub mod __fuzz {
     use std::collections::VecDeque;
 
-    /// configure()'s OTLP/protobuf trace export request encoder.
+    /// configure()'s OTLP/protobuf trace export request encoder (the fuzz target `otlp_encode`
+    /// and `bench/src/bin/encode.rs`).
     #[cfg(feature = "configure")]
     pub fn encode_trace_request(
         spans: &[opentelemetry_sdk::trace::SpanData],

@@ -125,7 +125,7 @@ fn run(args: &[String]) -> Result<(), String> {
 #[inline(never)]
 fn measured_ours(spans: Vec<SpanData>, resource: &Resource) -> Vec<u8> {
     let mut out = Vec::new();
-    spanfire::__bench::encode_trace_request(black_box(&spans), resource, &mut out);
+    spanfire::__fuzz::encode_trace_request(black_box(&spans), resource, &mut out);
     drop(spans);
     out
 }
